@@ -1,0 +1,365 @@
+//! The loopback adapter: an in-process "broker" made of bounded channels.
+//!
+//! It measures the harness's own ceiling (no network, no broker) and injects
+//! faults on demand so the runner's accounting and latency correction can be
+//! tested exactly:
+//!
+//! | option        | default | meaning                                                  |
+//! |---------------|---------|----------------------------------------------------------|
+//! | `drop`        | 0       | fraction of messages acknowledged but never delivered    |
+//! | `duplicate`   | 0       | fraction delivered twice                                  |
+//! | `reorder`     | 0       | fraction delivered after the producer's next message     |
+//! | `stall_every` | none    | period of broker stalls (e.g. `1s`)                       |
+//! | `stall_for`   | none    | length of each stall (e.g. `200ms`): sends are not acknowledged, nor delivered, until it ends |
+//! | `queue`       | 1024    | batches buffered per consumer before senders wait (backpressure) |
+//!
+//! Faults are deterministic: a fraction `f` selects exactly
+//! `floor((n + 1) f) - floor(n f)` messages at each sequence number `n` of
+//! each producer, at most one fault per message (drop, then duplicate, then
+//! reorder), and the adapter tallies what it injected in `adapter_stats`.
+//! A reordered message takes the partition of the message it is swapped
+//! with, so each reorder is exactly one out-of-order delivery.
+
+use super::{Ack, ConnectContext, Consumer, Delivery, Driver, OutMessage, Producer, Session, Topology};
+use crate::scenario::units::Span;
+use async_trait::async_trait;
+use serde::Deserialize;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+pub struct LoopbackDriver;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Options {
+    #[serde(default)]
+    drop: f64,
+    #[serde(default)]
+    duplicate: f64,
+    #[serde(default)]
+    reorder: f64,
+    #[serde(default, with = "span_opt")]
+    stall_every: Option<Duration>,
+    #[serde(default, with = "span_opt")]
+    stall_for: Option<Duration>,
+    #[serde(default = "default_queue")]
+    queue: usize,
+}
+
+fn default_queue() -> usize {
+    1024
+}
+
+mod span_opt {
+    use super::*;
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<Span>::deserialize(d)?.map(|s| s.0))
+    }
+}
+
+impl Options {
+    fn check(&self) -> Result<(), String> {
+        for (name, f) in [("drop", self.drop), ("duplicate", self.duplicate), ("reorder", self.reorder)] {
+            if !(0.0..=1.0).contains(&f) {
+                return Err(format!("`{name}` is a fraction between 0 and 1, not {f}"));
+            }
+        }
+        match (self.stall_every, self.stall_for) {
+            (Some(every), Some(length)) if length >= every => {
+                Err(format!("`stall_for` ({length:?}) must be shorter than `stall_every` ({every:?})"))
+            }
+            (Some(_), None) | (None, Some(_)) => {
+                Err("`stall_every` and `stall_for` go together: give both or neither".into())
+            }
+            _ if self.queue == 0 => Err("`queue` must be at least 1".into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[async_trait]
+impl Driver for LoopbackDriver {
+    fn check_options(&self, options: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
+        super::parse_options::<Options>(options)?.check()
+    }
+
+    async fn connect(&self, ctx: &ConnectContext<'_>) -> anyhow::Result<Box<dyn Session>> {
+        let options: Options = super::parse_options(ctx.options).map_err(anyhow::Error::msg)?;
+        options.check().map_err(anyhow::Error::msg)?;
+        Ok(Box::new(LoopbackSession {
+            options,
+            wiring: Mutex::new(None),
+            tallies: Arc::new(Tallies::default()),
+            started: Instant::now(),
+        }))
+    }
+
+    fn client(&self) -> String {
+        format!("mqbench loopback {}", env!("CARGO_PKG_VERSION"))
+    }
+}
+
+/// What the adapter injected.
+#[derive(Default)]
+struct Tallies {
+    dropped: AtomicU64,
+    duplicated: AtomicU64,
+    reordered: AtomicU64,
+    stalled_batches: AtomicU64,
+}
+
+type Batch = Vec<Delivery>;
+
+struct Wiring {
+    /// Per subscription, per consumer.
+    senders: Vec<Vec<mpsc::Sender<Batch>>>,
+    receivers: Vec<Vec<Option<mpsc::Receiver<Batch>>>>,
+}
+
+struct LoopbackSession {
+    options: Options,
+    wiring: Mutex<Option<Wiring>>,
+    tallies: Arc<Tallies>,
+    started: Instant,
+}
+
+/// Exactly `fraction` of sequence numbers, spread evenly; `salt` keeps the
+/// three faults from landing on the same messages.
+fn selected(seq: u64, fraction: f64, salt: u64) -> bool {
+    if fraction <= 0.0 {
+        return false;
+    }
+    let ppm = (fraction * 1e6).round() as u128;
+    let n = (seq + salt) as u128;
+    ((n + 1) * ppm) / 1_000_000 > (n * ppm) / 1_000_000
+}
+
+#[async_trait]
+impl Session for LoopbackSession {
+    fn broker_software(&self) -> String {
+        format!("mqbench loopback {}", env!("CARGO_PKG_VERSION"))
+    }
+
+    async fn prepare(&self, t: &Topology) -> anyhow::Result<()> {
+        let mut senders = Vec::new();
+        let mut receivers = Vec::new();
+        for _ in &t.subscriptions {
+            let (mut s, mut r) = (Vec::new(), Vec::new());
+            for _ in 0..t.consumers {
+                let (tx, rx) = mpsc::channel(self.options.queue);
+                s.push(tx);
+                r.push(Some(rx));
+            }
+            senders.push(s);
+            receivers.push(r);
+        }
+        *self.wiring.lock().unwrap() = Some(Wiring { senders, receivers });
+        Ok(())
+    }
+
+    async fn producer(&self, t: &Topology, _index: u32) -> anyhow::Result<Box<dyn Producer>> {
+        let guard = self.wiring.lock().unwrap();
+        let wiring = guard.as_ref().ok_or_else(|| anyhow::anyhow!("loopback: prepare was not called"))?;
+        Ok(Box::new(LoopbackProducer {
+            shared: Arc::new(ProducerShared {
+                senders: wiring.senders.clone(),
+                stalled: tokio::sync::Mutex::new(Vec::new()),
+            }),
+            options: self.options.clone(),
+            tallies: self.tallies.clone(),
+            partitions: t.partitions.max(1) as u64,
+            next_consumer: AtomicUsize::new(0),
+            held: None,
+            started: self.started,
+        }))
+    }
+
+    async fn consumer(&self, _t: &Topology, subscription: u32, index: u32) -> anyhow::Result<Box<dyn Consumer>> {
+        let mut guard = self.wiring.lock().unwrap();
+        let wiring = guard.as_mut().ok_or_else(|| anyhow::anyhow!("loopback: prepare was not called"))?;
+        let rx = wiring.receivers[subscription as usize][index as usize]
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("loopback: consumer {subscription}/{index} taken twice"))?;
+        Ok(Box::new(LoopbackConsumer { rx }))
+    }
+
+    async fn cleanup(&self, _t: &Topology) -> anyhow::Result<()> {
+        *self.wiring.lock().unwrap() = None;
+        Ok(())
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        serde_json::json!({
+            "injected_dropped": self.tallies.dropped.load(Ordering::Relaxed),
+            "injected_duplicated": self.tallies.duplicated.load(Ordering::Relaxed),
+            "injected_reordered": self.tallies.reordered.load(Ordering::Relaxed),
+            "stalled_batches": self.tallies.stalled_batches.load(Ordering::Relaxed),
+        })
+    }
+}
+
+struct ProducerShared {
+    senders: Vec<Vec<mpsc::Sender<Batch>>>,
+    /// Batches taken during a stall, delivered in order when it ends.
+    stalled: tokio::sync::Mutex<Vec<(usize, Batch)>>,
+}
+
+impl ProducerShared {
+    async fn deliver(&self, consumer: usize, batch: Batch) -> anyhow::Result<()> {
+        // Every subscription gets every message; the last one takes the
+        // batch itself, the others a copy (payloads are shared, not copied).
+        let mut batch = Some(batch);
+        let last = self.senders.len().saturating_sub(1);
+        for (i, sub) in self.senders.iter().enumerate() {
+            let target = &sub[consumer % sub.len()];
+            let copy = if i == last { batch.take().unwrap_or_default() } else { batch.clone().unwrap_or_default() };
+            target.send(copy).await.map_err(|_| anyhow::anyhow!("loopback: consumer gone"))?;
+        }
+        Ok(())
+    }
+
+    async fn flush_stalled(&self) -> anyhow::Result<()> {
+        let mut stalled = self.stalled.lock().await;
+        for (consumer, batch) in stalled.drain(..) {
+            self.deliver(consumer, batch).await?;
+        }
+        Ok(())
+    }
+}
+
+struct LoopbackProducer {
+    shared: Arc<ProducerShared>,
+    options: Options,
+    tallies: Arc<Tallies>,
+    partitions: u64,
+    next_consumer: AtomicUsize,
+    /// A message held back to be delivered after the next one.
+    held: Option<Delivery>,
+    started: Instant,
+}
+
+impl LoopbackProducer {
+    /// When the broker is stalled, the instant the stall ends.
+    fn stall_end(&self, now: Instant) -> Option<Instant> {
+        let (every, length) = (self.options.stall_every?, self.options.stall_for?);
+        let elapsed = now.duration_since(self.started);
+        let phase = Duration::from_nanos((elapsed.as_nanos() % every.as_nanos()) as u64);
+        (phase >= every - length).then(|| now + (every - phase))
+    }
+
+    fn apply_faults(&mut self, batch: &[OutMessage]) -> Batch {
+        let o = &self.options;
+        let mut out = Vec::with_capacity(batch.len() + 1);
+        for m in batch {
+            let d = Delivery { payload: m.payload.clone(), partition: (m.seq % self.partitions) as u32 };
+            if selected(m.seq, o.drop, 0) {
+                self.tallies.dropped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            let partition = d.partition;
+            if selected(m.seq, o.duplicate, 1_000_003) {
+                self.tallies.duplicated.fetch_add(1, Ordering::Relaxed);
+                out.push(d.clone());
+                out.push(d);
+            } else if self.held.is_none() && selected(m.seq, o.reorder, 2_000_029) {
+                self.tallies.reordered.fetch_add(1, Ordering::Relaxed);
+                self.held = Some(d);
+                continue;
+            } else {
+                out.push(d);
+            }
+            if let Some(mut h) = self.held.take() {
+                h.partition = partition;
+                out.push(h);
+            }
+        }
+        out
+    }
+}
+
+#[async_trait]
+impl Producer for LoopbackProducer {
+    async fn send(&mut self, batch: &[OutMessage], acks: &mut Vec<Ack>) -> anyhow::Result<()> {
+        let deliveries = self.apply_faults(batch);
+        let consumer = self.next_consumer.fetch_add(1, Ordering::Relaxed);
+        if let Some(end) = self.stall_end(Instant::now()) {
+            self.tallies.stalled_batches.fetch_add(1, Ordering::Relaxed);
+            self.shared.stalled.lock().await.push((consumer, deliveries));
+            let shared = self.shared.clone();
+            acks.push(Ack::pending(batch.len(), async move {
+                tokio::time::sleep_until(end).await;
+                shared.flush_stalled().await.map_err(|e| e.to_string())
+            }));
+            return Ok(());
+        }
+        self.shared.flush_stalled().await?;
+        if !deliveries.is_empty() {
+            self.shared.deliver(consumer, deliveries).await?;
+        }
+        acks.push(Ack::done(batch.len()));
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> anyhow::Result<()> {
+        if let Some(h) = self.held.take() {
+            let consumer = self.next_consumer.fetch_add(1, Ordering::Relaxed);
+            self.shared.deliver(consumer, vec![h]).await?;
+        }
+        self.shared.flush_stalled().await
+    }
+}
+
+struct LoopbackConsumer {
+    rx: mpsc::Receiver<Batch>,
+}
+
+#[async_trait]
+impl Consumer for LoopbackConsumer {
+    async fn recv(&mut self, out: &mut Vec<Delivery>) -> anyhow::Result<()> {
+        match self.rx.recv().await {
+            Some(batch) => {
+                out.extend(batch);
+                while let Ok(more) = self.rx.try_recv() {
+                    out.extend(more);
+                    if out.len() >= 4096 {
+                        break;
+                    }
+                }
+                Ok(())
+            }
+            // Every producer is gone: nothing more will come.
+            None => std::future::pending().await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selection_is_exact_and_disjoint() {
+        let n = 100_000u64;
+        let drops: Vec<u64> = (0..n).filter(|s| selected(*s, 0.01, 0)).collect();
+        let dups: Vec<u64> = (0..n).filter(|s| selected(*s, 0.01, 1_000_003)).collect();
+        assert_eq!(drops.len(), 1000);
+        assert_eq!(dups.len(), 1000);
+        assert!(drops.iter().all(|d| !dups.contains(d)));
+        assert_eq!((0..n).filter(|s| selected(*s, 0.0, 0)).count(), 0);
+        assert_eq!((0..n).filter(|s| selected(*s, 1.0, 0)).count() as u64, n);
+    }
+
+    #[test]
+    fn options_are_checked() {
+        let opts = |v: serde_json::Value| v.as_object().unwrap().clone();
+        let d = LoopbackDriver;
+        assert!(d.check_options(&opts(serde_json::json!({"drop": 0.1}))).is_ok());
+        assert!(d.check_options(&opts(serde_json::json!({"drop": 1.5}))).unwrap_err().contains("`drop`"));
+        assert!(d.check_options(&opts(serde_json::json!({"dorp": 0.1}))).unwrap_err().contains("`dorp`"));
+        assert!(d.check_options(&opts(serde_json::json!({"stall_every": "1s"}))).is_err());
+        assert!(d.check_options(&opts(serde_json::json!({"stall_every": "1s", "stall_for": "2s"}))).is_err());
+    }
+}

@@ -1,0 +1,129 @@
+//! The command line: clap parses once into validated options; nothing later
+//! sees raw arguments. Errors print as `Error: ...` and exit 1; an
+//! interrupted run exits 130 after writing what it measured.
+
+use crate::run::{self, RunOptions};
+use crate::scenario::{self, Overrides};
+use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mqbench",
+    version,
+    about = "Benchmark message brokers: open-loop load, honest latency, every message counted"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run every point of a scenario and write results.json, results.csv.
+    Run {
+        /// Scenario file (YAML).
+        scenario: PathBuf,
+        /// Results directory (default results/<scenario>-<timestamp>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Only this broker (by name); repeat for several.
+        #[arg(long = "broker", value_name = "NAME")]
+        brokers: Vec<String>,
+        /// Override a knob: `rate=max`, `payload=[10B,1KB]`, `options.mode=list`, `redis.mode=list`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Smoke run: warm-up 0.5 s, window 2 s, drain at most 2 s.
+        #[arg(long)]
+        quick: bool,
+        /// No progress bars (summary lines only).
+        #[arg(long)]
+        no_progress: bool,
+    },
+    /// Check scenario files and list their points without running anything.
+    Validate {
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+        /// Print every point id.
+        #[arg(long)]
+        list: bool,
+    },
+}
+
+/// Entry point used by `main.rs` and by tests; returns the exit code.
+pub fn main(args: Vec<OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args.clone()) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MQBENCH_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .try_init();
+    match execute(cli, args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            1
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+fn execute(cli: Cli, args: Vec<OsString>) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Run { scenario, out, brokers, set, quick, no_progress } => {
+            let opts = RunOptions {
+                scenario,
+                out,
+                overrides: Overrides { brokers, set, quick },
+                progress: !no_progress && std::io::stderr().is_terminal(),
+                command: args.iter().map(|a| a.to_string_lossy().into_owned()).collect(),
+            };
+            let outcome = runtime()?.block_on(run::run(opts))?;
+            Ok(if outcome.interrupted { 130 } else { 0 })
+        }
+        Command::Validate { scenarios, list } => {
+            let mut failed = false;
+            for file in scenarios {
+                match scenario::load(&file, &Overrides::default()) {
+                    Ok(s) => {
+                        let brokers: std::collections::BTreeSet<_> =
+                            s.points.iter().map(|p| p.broker.name.as_str()).collect();
+                        println!(
+                            "{}: ok, {} points over {} brokers ({})",
+                            file.display(),
+                            s.points.len(),
+                            brokers.len(),
+                            brokers.into_iter().collect::<Vec<_>>().join(", ")
+                        );
+                        for p in s.points.iter().filter(|_| list) {
+                            let note = match crate::adapter::driver(&p.broker.adapter) {
+                                Ok(_) => String::new(),
+                                Err(e) => format!("  (will fail: {e})"),
+                            };
+                            println!(
+                                "  {}{}{note}",
+                                p.id,
+                                if p.repeat > 0 { format!(" #{}", p.repeat) } else { String::new() }
+                            );
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("{e}");
+                        failed = true;
+                    }
+                }
+            }
+            Ok(if failed { 1 } else { 0 })
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! mqbench: a message-queue benchmarking harness.
+//!
+//! Data flows one way: scenario -> points -> (provision, adapter) -> run ->
+//! measure -> results -> report. An adapter knows its client library and
+//! nothing about pacing or statistics; the runner knows pacing and nothing
+//! about any broker. `main.rs` only parses arguments and calls [`cli::main`],
+//! so tests drive the same code in-process.
+
+pub mod adapter;
+pub mod cli;
+pub mod measure;
+pub mod provision;
+pub mod results;
+pub mod run;
+pub mod scenario;

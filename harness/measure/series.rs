@@ -1,0 +1,89 @@
+//! Per-second series: counts and latency per second of the run, from the
+//! start of warm-up to the end of the drain, so that stalls and warm-up show.
+
+use super::histogram::LatencyHistogram;
+use serde::{Deserialize, Serialize};
+
+/// One second of one task's activity.
+#[derive(Clone, Debug, Default)]
+pub struct Bucket {
+    pub sent: u64,
+    pub acked: u64,
+    pub received: u64,
+    pub publish: LatencyHistogram,
+    pub end_to_end: LatencyHistogram,
+}
+
+/// Buckets indexed by whole seconds since the start of warm-up.
+#[derive(Clone, Debug, Default)]
+pub struct Series {
+    pub buckets: Vec<Bucket>,
+}
+
+impl Series {
+    #[inline]
+    pub fn at(&mut self, second: usize) -> &mut Bucket {
+        if second >= self.buckets.len() {
+            self.buckets.resize_with(second + 1, Bucket::default);
+        }
+        &mut self.buckets[second]
+    }
+
+    pub fn add(&mut self, other: &Series) {
+        for (i, b) in other.buckets.iter().enumerate() {
+            let mine = self.at(i);
+            mine.sent += b.sent;
+            mine.acked += b.acked;
+            mine.received += b.received;
+            mine.publish.add(&b.publish);
+            mine.end_to_end.add(&b.end_to_end);
+        }
+    }
+
+    /// The series as results record it. Bucket 0 starts `lead_s` (a whole
+    /// number of seconds) before the window opens, so bucket edges fall on
+    /// the window's start.
+    pub fn points(&self, lead_s: f64, duration_s: f64) -> Vec<SeriesPoint> {
+        self.buckets
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let t_s = i as f64 - lead_s;
+                let phase = if t_s < 0.0 {
+                    "warmup"
+                } else if t_s < duration_s {
+                    "measure"
+                } else {
+                    "drain"
+                };
+                SeriesPoint {
+                    t_s,
+                    phase: phase.to_string(),
+                    sent: b.sent,
+                    acked: b.acked,
+                    received: b.received,
+                    publish_p99_us: b.publish.quantile(0.99),
+                    end_to_end_p50_us: b.end_to_end.quantile(0.50),
+                    end_to_end_p99_us: b.end_to_end.quantile(0.99),
+                }
+            })
+            .collect()
+    }
+}
+
+/// One second as results record it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct SeriesPoint {
+    /// Start of the second, relative to the start of the measurement window
+    /// (negative during warm-up).
+    pub t_s: f64,
+    /// `warmup`, `measure` or `drain`.
+    pub phase: String,
+    /// Messages sent, acknowledged and received in this second (any phase).
+    pub sent: u64,
+    pub acked: u64,
+    pub received: u64,
+    pub publish_p99_us: u64,
+    pub end_to_end_p50_us: u64,
+    pub end_to_end_p99_us: u64,
+}

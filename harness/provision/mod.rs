@@ -1,0 +1,77 @@
+//! Where a broker comes from: in this process (loopback), a child process
+//! started by mqbench (`local`), a container, or an existing endpoint
+//! (`live`). The runner asks for a [`RunningBroker`] once per broker per
+//! run and reuses it for all that broker's points.
+
+use crate::scenario::{BrokerTarget, Provision};
+use async_trait::async_trait;
+
+/// A broker that points can run against.
+#[async_trait]
+pub trait RunningBroker: Send + Sync {
+    /// Address in the adapter's form.
+    fn endpoint(&self) -> String;
+    /// Software and version, when provisioning knows it better than the
+    /// protocol does (e.g. `tansu 0.6.0 (kafka protocol)`).
+    fn software_hint(&self) -> Option<String> {
+        None
+    }
+    /// Root processes whose CPU and memory are the broker's.
+    fn pids(&self) -> Vec<u32> {
+        Vec::new()
+    }
+    /// Called before each point: a chance to restart a broker that has
+    /// grown too large or died.
+    async fn before_point(&mut self) -> anyhow::Result<()> {
+        Ok(())
+    }
+    /// Stops what was started (nothing for live and embedded brokers).
+    async fn stop(&mut self) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+/// The in-process loopback broker.
+struct Embedded;
+
+#[async_trait]
+impl RunningBroker for Embedded {
+    fn endpoint(&self) -> String {
+        "in-process".into()
+    }
+}
+
+/// An existing broker at a given address.
+struct Live {
+    endpoint: String,
+}
+
+#[async_trait]
+impl RunningBroker for Live {
+    fn endpoint(&self) -> String {
+        self.endpoint.clone()
+    }
+}
+
+/// Brings up (or connects to) the broker of `target`. `options` are the
+/// adapter options of its first point (some pick the broker software, e.g.
+/// tansu or Apache Kafka).
+pub async fn provision(
+    target: &BrokerTarget,
+    _options: &serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<Box<dyn RunningBroker>> {
+    match target.provision {
+        Provision::Embedded => Ok(Box::new(Embedded)),
+        Provision::Live => Ok(Box::new(Live {
+            endpoint: target.endpoint.clone().ok_or_else(|| anyhow::anyhow!("provision `live` needs an endpoint"))?,
+        })),
+        Provision::Local => anyhow::bail!(
+            "local provisioning of `{}` is not implemented yet: use `provision: live` with an `endpoint:`",
+            target.adapter
+        ),
+        Provision::Container => anyhow::bail!(
+            "container provisioning of `{}` is not implemented yet: use `provision: local` or `live`",
+            target.adapter
+        ),
+    }
+}

@@ -1,0 +1,9 @@
+//! Results: the schema-versioned model, JSON and CSV writers, environment.
+
+pub mod csv;
+pub mod env;
+pub mod model;
+pub mod writer;
+
+pub use model::*;
+pub use writer::{read_results, write_atomic, ResultsWriter};

@@ -1,0 +1,170 @@
+//! The results format (schema-versioned). `results/schema.json` is its JSON
+//! Schema; tests validate every results.json they produce against it.
+//! Reports, compare and merge read only this.
+
+use crate::measure::accounting::{Counts, ProducerCounts, SubscriptionCounts};
+use crate::measure::{LatencySummary, SeriesPoint};
+use crate::scenario::{Params, Provision};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Bump on any change that breaks readers; additions of optional fields do
+/// not.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ResultsFile {
+    pub schema_version: u32,
+    pub run: RunInfo,
+    /// The scenario file as it was run.
+    #[serde(default)]
+    pub scenario_source: String,
+    pub points: Vec<PointResult>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RunInfo {
+    /// `<scenario>-<timestamp>`, also the default directory name.
+    pub id: String,
+    /// Scenario name.
+    pub scenario: String,
+    #[serde(default)]
+    pub scenario_file: String,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    /// Set when the run ends; absent while it is in progress (or if it
+    /// crashed: the points so far are still there).
+    pub finished_at: Option<String>,
+    pub mqbench_version: String,
+    /// `git describe --always --dirty` of the source, or `unknown`.
+    pub git_revision: String,
+    pub host: HostInfo,
+    /// Client libraries by adapter (`kafka`: `rdkafka 0.39 / librdkafka 2.12.1`).
+    #[serde(default)]
+    pub clients: BTreeMap<String, String>,
+    /// The command line, secrets never included (they live in the environment).
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// `i/N` when this run is one shard of several load generators.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct HostInfo {
+    pub os: String,
+    #[serde(default)]
+    pub kernel: String,
+    #[serde(default)]
+    pub hostname: String,
+    pub cpus: u32,
+    pub memory_bytes: u64,
+    #[serde(default)]
+    pub cpu_model: String,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Failed,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PointResult {
+    pub id: String,
+    #[serde(default)]
+    pub repeat: u32,
+    /// Broker label from the scenario.
+    pub broker: String,
+    /// Broker kind (adapter).
+    pub adapter: String,
+    pub provision: Provision,
+    /// Broker software and version as measured (`redis 7.0.15`).
+    pub broker_software: String,
+    /// Client library of the adapter.
+    #[serde(default)]
+    pub client: String,
+    pub params: Params,
+    pub status: Status,
+    pub error: Option<String>,
+    #[serde(default)]
+    pub started_at: String,
+    pub counts: Counts,
+    #[serde(default)]
+    pub by_producer: Vec<ProducerCounts>,
+    #[serde(default)]
+    pub by_subscription: Vec<SubscriptionCounts>,
+    #[serde(default)]
+    pub out_of_order_by_partition: BTreeMap<u32, u64>,
+    pub throughput: Throughput,
+    pub latency_us: Latencies,
+    pub histograms: Histograms,
+    pub series: Vec<SeriesPoint>,
+    pub warnings: Vec<String>,
+    /// Send and acknowledgement errors, counted by message.
+    #[serde(default)]
+    pub errors: BTreeMap<String, u64>,
+    /// CPU and memory over the measurement window.
+    #[serde(default)]
+    pub resources: Resources,
+    /// Adapter counters (loopback's injected faults, Kafka's QueueFull).
+    #[serde(default)]
+    pub adapter_stats: serde_json::Value,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Throughput {
+    /// Measured messages acknowledged, per second of the window.
+    pub publish_msgs_per_s: f64,
+    pub publish_bytes_per_s: f64,
+    /// Deliveries received during the window (all subscriptions), per second.
+    pub consume_msgs_per_s: f64,
+    pub consume_bytes_per_s: f64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Latencies {
+    /// Due time to the broker's acknowledgement.
+    pub publish: LatencySummary,
+    /// Actual send to the acknowledgement (what closed-loop tools report).
+    pub service: LatencySummary,
+    /// Due time to receipt by a consumer.
+    pub end_to_end: LatencySummary,
+    /// Actual send minus due time: how far the producers fell behind.
+    #[serde(default)]
+    pub schedule_delay: LatencySummary,
+}
+
+/// Base64 of the HdrHistogram V2 deflate encoding of each.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Histograms {
+    pub publish: String,
+    pub service: String,
+    pub end_to_end: String,
+}
+
+/// CPU seconds and peak resident memory of the harness and of each broker
+/// process tree it started, over the measurement window.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Resources {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harness: Option<ProcessUsage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker: Option<ProcessUsage>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ProcessUsage {
+    pub cpu_s: f64,
+    pub peak_rss_bytes: u64,
+    /// CPU seconds per million messages received (or sent, without consumers).
+    #[serde(default)]
+    pub cpu_s_per_million_msgs: f64,
+}

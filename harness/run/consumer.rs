@@ -1,0 +1,104 @@
+//! The consumer task: takes deliveries, checks each body, and records
+//! end-to-end latency from the message's due time.
+
+use super::clock::{micros_between, Clock};
+use super::live::Live;
+use crate::adapter::{Consumer, Delivery};
+use crate::measure::payload::DecodeError;
+use crate::measure::{BodyPool, ConsumerLedger, Delivered, LatencyHistogram, Series};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// How often a consumer hands its recent latencies to the progress display.
+const LIVE_EVERY: Duration = Duration::from_millis(100);
+
+#[derive(Clone)]
+pub struct ConsumerPlan {
+    pub subscription: u32,
+    pub producers: u32,
+    pub clock: Clock,
+    /// Start of the per-second series (see `ProducerPlan`).
+    pub series_origin: Instant,
+    pub window_start: Instant,
+    pub window_end: Instant,
+    pub pool: BodyPool,
+    /// Compare every body byte with what was sent.
+    pub verify: bool,
+    pub live: Arc<Live>,
+}
+
+#[derive(Default)]
+pub struct ConsumerReport {
+    pub ledger: ConsumerLedger,
+    pub end_to_end: LatencyHistogram,
+    pub series: Series,
+    /// First copies received while the window was open.
+    pub received_in_window: u64,
+    pub fatal: Option<String>,
+}
+
+/// Receives until `stop` is cancelled (or the consumer fails).
+pub async fn run(mut consumer: Box<dyn Consumer>, plan: ConsumerPlan, stop: CancellationToken) -> ConsumerReport {
+    let mut report =
+        ConsumerReport { ledger: ConsumerLedger::new(plan.subscription, plan.producers), ..Default::default() };
+    let (ws, we) = (plan.clock.unix_us(plan.window_start), plan.clock.unix_us(plan.window_end));
+    let mut recent = LatencyHistogram::new();
+    let mut last_live = Instant::now();
+    let mut buf: Vec<Delivery> = Vec::with_capacity(4096);
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => break,
+            r = consumer.recv(&mut buf) => {
+                if let Err(e) = r {
+                    report.fatal = Some(format!("consumer of subscription {}: {e:#}", plan.subscription));
+                    break;
+                }
+            }
+        }
+        let now = Instant::now();
+        let now_us = plan.clock.unix_us(now);
+        let in_window = now >= plan.window_start && now < plan.window_end;
+        let bucket = report.series.at(micros_between(plan.series_origin, now) as usize / 1_000_000);
+        let mut fresh = 0u64;
+        for d in buf.drain(..) {
+            let h = match plan.pool.decode(&d.payload, now_us, plan.verify) {
+                Ok(h) if h.producer < plan.producers => h,
+                Ok(_) | Err(DecodeError::WrongLength) => {
+                    report.ledger.foreign += 1;
+                    continue;
+                }
+                Err(DecodeError::Corrupt) => {
+                    report.ledger.corrupt += 1;
+                    continue;
+                }
+            };
+            let measured = h.due_us >= ws && h.due_us < we;
+            if report.ledger.record(h.producer, h.seq, d.partition, measured) == Delivered::Duplicate {
+                continue;
+            }
+            fresh += 1;
+            let latency = now_us.saturating_sub(h.due_us);
+            if measured {
+                report.end_to_end.record(latency);
+            }
+            bucket.end_to_end.record(latency);
+            recent.record(latency);
+        }
+        bucket.received += fresh;
+        if in_window {
+            report.received_in_window += fresh;
+        }
+        plan.live.received.fetch_add(fresh, Ordering::Relaxed);
+        plan.live.received_by_subscription[plan.subscription as usize].fetch_add(fresh, Ordering::Relaxed);
+        if now.duration_since(last_live) >= LIVE_EVERY {
+            plan.live.recent.lock().unwrap().add(&recent);
+            recent = LatencyHistogram::new();
+            last_live = now;
+        }
+    }
+    let _ = consumer.close().await;
+    report
+}

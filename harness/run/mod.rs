@@ -1,0 +1,167 @@
+//! Running a scenario: brokers up, points one by one, results written after
+//! each, brokers down. Clocks, tasks and I/O live here; the numbers are
+//! computed by `measure`.
+
+pub mod clock;
+pub mod consumer;
+pub mod live;
+pub mod output;
+pub mod pacer;
+pub mod point;
+pub mod producer;
+pub mod resources;
+
+use crate::provision::{self, RunningBroker};
+use crate::results::{env, ResultsFile, ResultsWriter, RunInfo, SCHEMA_VERSION};
+use crate::scenario::{self, Overrides, Scenario};
+use output::{Event, Output};
+use point::{failed_result, run_point, PointTarget};
+use std::path::PathBuf;
+use tokio_util::sync::CancellationToken;
+
+/// Everything `mqbench run` takes.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    pub scenario: PathBuf,
+    /// Results directory; default `results/<scenario>-<timestamp>`.
+    pub out: Option<PathBuf>,
+    pub overrides: Overrides,
+    /// Show progress bars (summary lines are always printed).
+    pub progress: bool,
+    /// The command line, for the record.
+    pub command: Vec<String>,
+}
+
+pub struct RunOutcome {
+    pub dir: PathBuf,
+    pub results: ResultsFile,
+    /// True when Ctrl-C stopped the run early.
+    pub interrupted: bool,
+}
+
+/// Runs a scenario file to the end (or to Ctrl-C), writing results as it
+/// goes. Broker failures become failed points; only bad input and an
+/// unwritable results directory are errors.
+pub async fn run(opts: RunOptions) -> anyhow::Result<RunOutcome> {
+    let scenario = scenario::load(&opts.scenario, &opts.overrides)?;
+    let cancel = CancellationToken::new();
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            c.cancel();
+        }
+    });
+    run_loaded(scenario, opts, cancel).await
+}
+
+/// Runs an already-loaded scenario; `cancel` stops it early.
+pub async fn run_loaded(scenario: Scenario, opts: RunOptions, cancel: CancellationToken) -> anyhow::Result<RunOutcome> {
+    let stamp = env::now_compact();
+    let run_id = format!("{}-{}", scenario.name, stamp);
+    let dir = opts.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&run_id));
+    let writer = ResultsWriter::create(&dir)?;
+    let mut clients = std::collections::BTreeMap::new();
+    for p in &scenario.points {
+        if let Ok(d) = crate::adapter::driver(&p.broker.adapter) {
+            clients.insert(p.broker.adapter.clone(), d.client());
+        }
+    }
+    let mut results = ResultsFile {
+        schema_version: SCHEMA_VERSION,
+        run: RunInfo {
+            id: run_id.clone(),
+            scenario: scenario.name.clone(),
+            scenario_file: scenario.file.display().to_string(),
+            started_at: env::now_rfc3339(),
+            finished_at: None,
+            mqbench_version: env!("CARGO_PKG_VERSION").to_string(),
+            git_revision: env::git_revision(),
+            host: env::host(),
+            clients,
+            command: opts.command.clone(),
+            shard: None,
+        },
+        scenario_source: scenario.source.clone(),
+        points: Vec::new(),
+    };
+    // The file is on disk (with no points yet) before the first point starts.
+    writer.write(&results)?;
+    let mut outputs: Vec<Box<dyn Output>> = vec![Box::new(writer)];
+    if opts.progress {
+        outputs.push(Box::new(output::ProgressBars::default()));
+    }
+    outputs.push(Box::new(output::Summary));
+    let emit = |outputs: &mut Vec<Box<dyn Output>>, e: &Event| -> anyhow::Result<()> {
+        for o in outputs.iter_mut() {
+            o.on(e)?;
+        }
+        Ok(())
+    };
+    emit(&mut outputs, &Event::RunStarted { points: scenario.points.len(), dir: &dir })?;
+
+    let total = scenario.points.len();
+    let mut broker: Option<(String, Result<Box<dyn RunningBroker>, String>)> = None;
+    let mut interrupted = false;
+    for (index, point) in scenario.points.iter().enumerate() {
+        if cancel.is_cancelled() {
+            interrupted = true;
+            break;
+        }
+        // One broker per name, kept for all its points, stopped before the next.
+        if broker.as_ref().map(|(n, _)| n != &point.broker.name).unwrap_or(true) {
+            if let Some((_, Ok(mut b))) = broker.take() {
+                if let Err(e) = b.stop().await {
+                    tracing::warn!("stopping broker: {e:#}");
+                }
+            }
+            let up = tokio::select! {
+                r = provision::provision(&point.broker, &point.params.options) => r.map_err(|e| format!("{e:#}")),
+                _ = cancel.cancelled() => Err("interrupted while starting the broker".to_string()),
+            };
+            broker = Some((point.broker.name.clone(), up));
+        }
+        emit(&mut outputs, &Event::PointStarted { index, total, point })?;
+        let result = match broker.as_mut().map(|(_, b)| b) {
+            Some(Ok(b)) => match b.before_point().await {
+                Err(e) => failed_result(point, format!("broker not usable: {e:#}"), "unknown".into()),
+                Ok(()) => {
+                    let (endpoint, hint, pids) = (b.endpoint(), b.software_hint(), b.pids());
+                    let target = PointTarget {
+                        endpoint: &endpoint,
+                        software_hint: hint.as_deref(),
+                        broker_pids: pids,
+                        topic: format!("mqbench-{}-{}-r{}", stamp.to_lowercase(), index, point.repeat),
+                    };
+                    let mut progress_outputs = std::mem::take(&mut outputs);
+                    let mut on_progress = |p: &point::Progress| {
+                        for o in progress_outputs.iter_mut() {
+                            let _ = o.on(&Event::Progress { point, progress: p });
+                        }
+                    };
+                    let r = run_point(point, &target, &cancel, &mut on_progress).await;
+                    outputs = progress_outputs;
+                    r
+                }
+            },
+            Some(Err(e)) => failed_result(point, format!("broker did not start: {e}"), "not started".into()),
+            None => unreachable!("a broker is provisioned before its first point"),
+        };
+        if cancel.is_cancelled() {
+            interrupted = true;
+        }
+        results.points.push(result);
+        let last = results.points.last().expect("just pushed");
+        emit(&mut outputs, &Event::PointFinished { index, total, result: last, results: &results })?;
+        if interrupted {
+            break;
+        }
+    }
+    if let Some((_, Ok(mut b))) = broker.take() {
+        if let Err(e) = b.stop().await {
+            tracing::warn!("stopping broker: {e:#}");
+        }
+    }
+    results.run.finished_at = Some(env::now_rfc3339());
+    emit(&mut outputs, &Event::RunFinished { results: &results, dir: &dir })?;
+    Ok(RunOutcome { dir, results, interrupted })
+}

@@ -1,0 +1,392 @@
+//! Runs one point: connect, prepare, consumers ready, producers on
+//! schedule through warm-up and the window, bounded drain, then accounting.
+//! A failure anywhere gives a failed point with the error recorded.
+
+use super::clock::Clock;
+use super::consumer::{self, ConsumerPlan, ConsumerReport};
+use super::live::Live;
+use super::producer::{self, ProducerPlan, ProducerReport};
+use super::resources::{sample_self, sample_tree, Usage};
+use crate::adapter::{self, ConnectContext, Session, Topology};
+use crate::measure::{account, BodyPool, LatencyHistogram, Series};
+use crate::results::{Histograms, Latencies, PointResult, Resources, Status, Throughput};
+use crate::scenario::Point;
+use anyhow::{anyhow, Context};
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// Longest wait for connect, prepare, cleanup and consumer readiness.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often the progress callback is called.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+/// A live view of a running point, for the progress display.
+#[derive(Clone, Debug, Default)]
+pub struct Progress {
+    pub phase: &'static str,
+    pub elapsed: Duration,
+    pub total: Duration,
+    pub sent_per_s: f64,
+    pub received_per_s: f64,
+    pub e2e_p99_us: u64,
+}
+
+/// Where the broker of a point is.
+pub struct PointTarget<'a> {
+    pub endpoint: &'a str,
+    pub software_hint: Option<&'a str>,
+    /// Processes whose CPU and memory are the broker's (local brokers).
+    pub broker_pids: Vec<u32>,
+    /// Unique topic or queue name for this point.
+    pub topic: String,
+}
+
+async fn within<T>(what: &str, fut: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    match tokio::time::timeout(SETUP_TIMEOUT, fut).await {
+        Ok(r) => r.with_context(|| what.to_string()),
+        Err(_) => Err(anyhow!("{what}: no answer within {}s", SETUP_TIMEOUT.as_secs())),
+    }
+}
+
+/// A point result with everything empty, for points that did not run.
+pub fn failed_result(point: &Point, error: String, software: String) -> PointResult {
+    PointResult {
+        id: point.id.clone(),
+        repeat: point.repeat,
+        broker: point.broker.name.clone(),
+        adapter: point.broker.adapter.clone(),
+        provision: point.broker.provision,
+        broker_software: software,
+        client: adapter::driver(&point.broker.adapter).map(|d| d.client()).unwrap_or_default(),
+        params: point.params.clone(),
+        status: Status::Failed,
+        error: Some(error),
+        started_at: crate::results::env::now_rfc3339(),
+        counts: Default::default(),
+        by_producer: vec![],
+        by_subscription: vec![],
+        out_of_order_by_partition: Default::default(),
+        throughput: Throughput::default(),
+        latency_us: Latencies::default(),
+        histograms: Histograms::default(),
+        series: vec![],
+        warnings: vec![],
+        errors: Default::default(),
+        resources: Resources::default(),
+        adapter_stats: serde_json::Value::Null,
+    }
+}
+
+/// Runs `point`; never panics on broker trouble, always returns a result.
+pub async fn run_point(
+    point: &Point,
+    target: &PointTarget<'_>,
+    cancel: &CancellationToken,
+    progress: &mut (dyn FnMut(&Progress) + Send),
+) -> PointResult {
+    let driver = match adapter::driver(&point.broker.adapter) {
+        Ok(d) => d,
+        Err(e) => return failed_result(point, e, "not measured".into()),
+    };
+    let ctx = ConnectContext {
+        endpoint: target.endpoint,
+        kind: &point.broker.adapter,
+        options: &point.params.options,
+        software_hint: target.software_hint,
+    };
+    let session = match within("connecting to the broker", driver.connect(&ctx)).await {
+        Ok(s) => s,
+        Err(e) => return failed_result(point, format!("{e:#}"), target.software_hint.unwrap_or("unknown").into()),
+    };
+    let p = &point.params;
+    let topology = Topology {
+        topic: target.topic.clone(),
+        partitions: p.partitions,
+        subscriptions: (0..p.subscriptions).map(|i| format!("{}-sub{i}", target.topic)).collect(),
+        producers: p.producers,
+        consumers: p.consumers,
+        payload_bytes: p.payload_bytes,
+        in_flight: p.in_flight,
+    };
+    let started_at = crate::results::env::now_rfc3339();
+    let outcome = measure(point, session.as_ref(), &topology, target, cancel, progress).await;
+    let cleanup = within("cleaning up the topic", session.cleanup(&topology)).await;
+    let mut result = match outcome {
+        Ok(r) => r,
+        Err(e) => failed_result(point, format!("{e:#}"), session.broker_software()),
+    };
+    result.started_at = started_at;
+    result.client = driver.client();
+    for (k, v) in session.effective_options() {
+        result.params.options.entry(k).or_insert(v);
+    }
+    result.adapter_stats = session.stats();
+    if let Err(e) = cleanup {
+        result.warnings.push(format!("cleanup failed: {e:#}"));
+    }
+    result
+}
+
+async fn measure(
+    point: &Point,
+    session: &dyn Session,
+    topology: &Topology,
+    target: &PointTarget<'_>,
+    cancel: &CancellationToken,
+    progress: &mut (dyn FnMut(&Progress) + Send),
+) -> anyhow::Result<PointResult> {
+    let p = &point.params;
+    within("preparing the topic", session.prepare(topology)).await?;
+    let pool = BodyPool::new(p.payload_bytes as usize);
+    let live = Arc::new(Live::new(p.subscriptions));
+    let clock = Clock::new();
+
+    let mut consumers = Vec::new();
+    for s in 0..p.subscriptions {
+        for c in 0..p.consumers {
+            let what = format!("creating consumer {c} of subscription {s}");
+            consumers.push((s, within(&what, session.consumer(topology, s, c)).await?));
+        }
+    }
+    let ready = futures::future::try_join_all(consumers.iter_mut().map(|(_, c)| c.ready()));
+    within("waiting for every consumer to be ready (subscribed, partitions assigned)", ready).await?;
+    let mut producers = Vec::new();
+    for i in 0..p.producers {
+        producers.push(within(&format!("creating producer {i}"), session.producer(topology, i)).await?);
+    }
+
+    // Everything is connected: the schedule starts now.
+    let t0 = Instant::now() + Duration::from_millis(5);
+    let window_start = t0 + p.warmup();
+    let window_end = window_start + p.duration();
+    let deadline = window_end + p.drain();
+    let lead_s = p.warmup_s.ceil();
+    let series_origin = window_start.checked_sub(Duration::from_secs_f64(lead_s)).unwrap_or(t0);
+    let stop = CancellationToken::new();
+    let consumer_tasks: Vec<_> = consumers
+        .into_iter()
+        .map(|(s, c)| {
+            let plan = ConsumerPlan {
+                subscription: s,
+                producers: p.producers,
+                clock,
+                series_origin,
+                window_start,
+                window_end,
+                pool: pool.clone(),
+                verify: true,
+                live: live.clone(),
+            };
+            tokio::spawn(consumer::run(c, plan, stop.clone()))
+        })
+        .collect();
+    let per_producer = p.rate.msgs_per_s().map(|r| r / p.producers as f64);
+    let producer_tasks: Vec<_> = producers
+        .into_iter()
+        .enumerate()
+        .map(|(i, prod)| {
+            let plan = ProducerPlan {
+                index: i as u32,
+                clock,
+                t0,
+                series_origin,
+                window_start,
+                window_end,
+                deadline,
+                msgs_per_s: per_producer,
+                in_flight: p.in_flight as usize,
+                pool: pool.clone(),
+                live: live.clone(),
+            };
+            tokio::spawn(producer::run(prod, plan))
+        })
+        .collect();
+
+    // Watch: progress, resources during the window, and Ctrl-C.
+    let total = deadline.duration_since(t0);
+    let (mut harness_use, mut broker_use) = (Usage::default(), Usage::default());
+    let (mut last_sent, mut last_received, mut last_tick) = (0u64, 0u64, Instant::now());
+    let mut expected: Option<u64> = None;
+    let mut producer_reports: Vec<ProducerReport> = Vec::new();
+    let mut producer_tasks = Some(producer_tasks);
+    let mut interrupted = false;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => { interrupted = true; }
+            _ = tokio::time::sleep(PROGRESS_EVERY) => {}
+        }
+        let now = Instant::now();
+        if interrupted {
+            break;
+        }
+        if now >= window_start && now <= window_end + PROGRESS_EVERY {
+            harness_use.add(sample_self());
+            if !target.broker_pids.is_empty() {
+                broker_use.add(sample_tree(&target.broker_pids));
+            }
+        }
+        let dt = now.duration_since(last_tick).as_secs_f64().max(1e-3);
+        let (sent, received) = (live.sent.load(Ordering::Relaxed), live.received.load(Ordering::Relaxed));
+        progress(&Progress {
+            phase: if now < window_start {
+                "warm-up"
+            } else if now < window_end {
+                "measure"
+            } else {
+                "drain"
+            },
+            elapsed: now.saturating_duration_since(t0),
+            total,
+            sent_per_s: (sent - last_sent) as f64 / dt,
+            received_per_s: (received - last_received) as f64 / dt,
+            e2e_p99_us: live.take_recent().quantile(0.99),
+        });
+        (last_sent, last_received, last_tick) = (sent, received, now);
+        if producer_tasks.as_ref().is_some_and(|t| t.iter().all(|h| h.is_finished())) {
+            for h in producer_tasks.take().unwrap() {
+                producer_reports.push(h.await.map_err(|e| anyhow!("producer task failed: {e}"))?);
+            }
+            expected = Some(producer_reports.iter().map(|r| r.acked_total).sum());
+        }
+        if let Some(n) = expected {
+            if live.all_received(n) || now >= deadline {
+                break;
+            }
+        }
+    }
+    if interrupted {
+        for h in producer_tasks.into_iter().flatten() {
+            h.abort();
+        }
+    }
+    stop.cancel();
+    let mut consumer_reports: Vec<ConsumerReport> = Vec::new();
+    for h in consumer_tasks {
+        consumer_reports.push(h.await.map_err(|e| anyhow!("consumer task failed: {e}"))?);
+    }
+    if interrupted {
+        anyhow::bail!("interrupted (Ctrl-C) while the point was running");
+    }
+    let received_total: u64 = consumer_reports.iter().map(|c| c.end_to_end.count()).sum();
+    let mut result = assemble(point, session, producer_reports, consumer_reports, lead_s);
+    let messages = if received_total > 0 { received_total } else { result.counts.acked };
+    result.resources = Resources { harness: harness_use.finish(messages), broker: broker_use.finish(messages) };
+    Ok(result)
+}
+
+/// Turns task reports into a point result (counts, latency, warnings).
+fn assemble(
+    point: &Point,
+    session: &dyn Session,
+    producers: Vec<ProducerReport>,
+    consumers: Vec<ConsumerReport>,
+    series_lead_s: f64,
+) -> PointResult {
+    let p = &point.params;
+    let ledgers: Vec<_> = producers.iter().map(|r| r.ledger.clone()).collect();
+    let consumer_ledgers: Vec<_> = consumers.iter().map(|r| r.ledger.clone()).collect();
+    let accounting = account(&ledgers, &consumer_ledgers, p.subscriptions);
+    let (mut publish, mut service, mut delay, mut e2e) =
+        (LatencyHistogram::new(), LatencyHistogram::new(), LatencyHistogram::new(), LatencyHistogram::new());
+    let mut series = Series::default();
+    let mut errors = std::collections::BTreeMap::new();
+    let mut fatal = None;
+    for r in &producers {
+        publish.add(&r.publish);
+        service.add(&r.service);
+        delay.add(&r.schedule_delay);
+        series.add(&r.series);
+        for (k, v) in &r.errors {
+            *errors.entry(k.clone()).or_insert(0) += v;
+        }
+        fatal = fatal.or(r.fatal.clone());
+    }
+    let mut received_in_window = 0;
+    for r in &consumers {
+        e2e.add(&r.end_to_end);
+        series.add(&r.series);
+        received_in_window += r.received_in_window;
+        fatal = fatal.or(r.fatal.clone());
+    }
+    let secs = p.duration_s;
+    let bytes = p.payload_bytes as f64;
+    let c = &accounting.counts;
+    let throughput = Throughput {
+        publish_msgs_per_s: c.acked as f64 / secs,
+        publish_bytes_per_s: c.acked as f64 * bytes / secs,
+        consume_msgs_per_s: received_in_window as f64 / secs,
+        consume_bytes_per_s: received_in_window as f64 * bytes / secs,
+    };
+    let mut warnings = Vec::new();
+    if let Some(target) = p.rate.msgs_per_s() {
+        let sent_in_window: u64 = producers.iter().map(|r| r.sent_in_window).sum();
+        let achieved = sent_in_window as f64 / secs;
+        if achieved < 0.99 * target {
+            warnings.push(format!(
+                "behind schedule: producers sent {achieved:.0} msg/s in the window, {:.1}% under the target {target:.0} msg/s",
+                100.0 * (1.0 - achieved / target)
+            ));
+        }
+        let unsent: u64 = producers.iter().map(|r| r.unsent).sum();
+        if unsent > 0 {
+            warnings.push(format!("{unsent} messages due in the window were never sent (producers behind schedule)"));
+        }
+        let start = producers.iter().map(|r| r.lag_start_us).max().unwrap_or(0);
+        let end = producers.iter().map(|r| r.lag_end_us).max().unwrap_or(0);
+        if end > 50_000 && end > 2 * start {
+            warnings.push(format!(
+                "schedule delay grew from {:.1} ms to {:.1} ms over the window: the producers could not keep the rate",
+                start as f64 / 1e3,
+                end as f64 / 1e3
+            ));
+        }
+    }
+    for (name, n) in [
+        ("lost", c.lost),
+        ("duplicated", c.duplicated),
+        ("out of order", c.out_of_order),
+        ("failed", c.failed),
+        ("corrupt", c.corrupt),
+        ("foreign (not this point's)", c.foreign),
+    ] {
+        if n > 0 {
+            warnings.push(format!("{n} messages {name}"));
+        }
+    }
+    if c.acked > 0 && c.received == 0 {
+        warnings.push("nothing was received".into());
+    }
+    PointResult {
+        id: point.id.clone(),
+        repeat: point.repeat,
+        broker: point.broker.name.clone(),
+        adapter: point.broker.adapter.clone(),
+        provision: point.broker.provision,
+        broker_software: session.broker_software(),
+        client: String::new(),
+        params: p.clone(),
+        status: if fatal.is_some() { Status::Failed } else { Status::Ok },
+        error: fatal,
+        started_at: String::new(),
+        counts: accounting.counts.clone(),
+        by_producer: accounting.by_producer,
+        by_subscription: accounting.by_subscription,
+        out_of_order_by_partition: accounting.out_of_order_by_partition,
+        throughput,
+        latency_us: Latencies {
+            publish: publish.summary(),
+            service: service.summary(),
+            end_to_end: e2e.summary(),
+            schedule_delay: delay.summary(),
+        },
+        histograms: Histograms { publish: publish.encode(), service: service.encode(), end_to_end: e2e.encode() },
+        series: series.points(series_lead_s, p.duration_s),
+        warnings,
+        errors,
+        resources: Resources::default(),
+        adapter_stats: serde_json::Value::Null,
+    }
+}
