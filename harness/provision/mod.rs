@@ -3,6 +3,8 @@
 //! (`live`). The runner asks for a [`RunningBroker`] once per broker per
 //! run and reuses it for all that broker's points.
 
+pub mod local;
+
 use crate::scenario::{BrokerTarget, Provision};
 use async_trait::async_trait;
 

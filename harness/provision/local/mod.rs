@@ -1,0 +1,55 @@
+//! `provision: local`: brokers started by mqbench as child processes from
+//! installed binaries, each on free 127.0.0.1 ports with its data, config
+//! and logs in a fresh temporary directory.
+//!
+//! A broker kind is one small module implementing [`LocalKind`]: what to
+//! run and how to tell it is ready. The machinery around it (process
+//! groups, readiness loop, log tails in errors, graceful stop, cleanup on
+//! exit and Ctrl-C) is shared.
+
+use async_trait::async_trait;
+use std::path::Path;
+use std::time::Duration;
+
+/// Ports picked for one broker instance (all free on 127.0.0.1).
+#[derive(Clone, Debug)]
+pub struct Ports(pub Vec<u16>);
+
+impl Ports {
+    /// The main client port.
+    pub fn main(&self) -> u16 {
+        self.0[0]
+    }
+}
+
+/// One process to start for a broker.
+pub struct Launch {
+    /// Program, arguments, environment; the working directory defaults to
+    /// the instance directory. It is started in its own process group.
+    pub command: std::process::Command,
+    /// Log file name inside the instance directory (stdout and stderr).
+    pub log: String,
+}
+
+/// One kind of locally started broker.
+#[async_trait]
+pub trait LocalKind: Send + Sync {
+    /// Short name for messages (`redis-server`).
+    fn name(&self) -> &'static str;
+    /// How many free ports the instance needs (the first is the client port).
+    fn ports_needed(&self) -> usize {
+        1
+    }
+    /// Processes to start, in order, in the fresh directory `dir`. Fails
+    /// with an install hint when the binary is missing.
+    fn launches(&self, dir: &Path, ports: &Ports) -> anyhow::Result<Vec<Launch>>;
+    /// The endpoint in the adapter's form (`redis://127.0.0.1:PORT`).
+    fn endpoint(&self, ports: &Ports) -> String;
+    /// One protocol-level readiness probe; `Ok(software and version)` once
+    /// the broker really answers. Never trust an exit code alone.
+    async fn probe(&self, ports: &Ports) -> anyhow::Result<String>;
+    /// Longest wait for readiness.
+    fn ready_timeout(&self) -> Duration {
+        Duration::from_secs(30)
+    }
+}
