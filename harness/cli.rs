@@ -42,6 +42,11 @@ pub enum Command {
         #[arg(long)]
         no_progress: bool,
     },
+    /// Start or stop local brokers for manual use (`brokers up redis`, `brokers down`).
+    Brokers {
+        #[command(subcommand)]
+        action: crate::provision::local::manual::BrokersCommand,
+    },
     /// Check scenario files and list their points without running anything.
     Validate {
         #[arg(required = true)]
@@ -65,13 +70,16 @@ pub fn main(args: Vec<OsString>) -> i32 {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MQBENCH_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .try_init();
-    match execute(cli, args) {
+    let code = match execute(cli, args) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("Error: {e:#}");
             1
         }
-    }
+    };
+    // Whatever happened, no broker this process started outlives it.
+    crate::provision::local::process::stop_all(std::time::Duration::from_secs(10));
+    code
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -91,6 +99,7 @@ fn execute(cli: Cli, args: Vec<OsString>) -> anyhow::Result<i32> {
             let outcome = runtime()?.block_on(run::run(opts))?;
             Ok(if outcome.interrupted { 130 } else { 0 })
         }
+        Command::Brokers { action } => runtime()?.block_on(crate::provision::local::manual::execute(action)),
         Command::Validate { scenarios, list } => {
             let mut failed = false;
             for file in scenarios {

@@ -17,6 +17,8 @@ use futures::future::BoxFuture;
 
 #[cfg(feature = "loopback")]
 pub mod loopback;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 /// Every broker kind a scenario may name (`adapter:` or `name:`). The AMQP
 /// 1.0 kinds share one driver and differ in provisioning and addresses.
@@ -170,6 +172,8 @@ pub fn driver(kind: &str) -> Result<&'static dyn Driver, String> {
     match kind {
         #[cfg(feature = "loopback")]
         "loopback" => Ok(&loopback::LoopbackDriver),
+        #[cfg(feature = "redis")]
+        "redis" => Ok(&redis::RedisDriver),
         k if ADAPTER_NAMES.contains(&k) => Err(format!(
             "the `{k}` adapter is not available in this build (not implemented yet, or its cargo feature is off)"
         )),

@@ -60,17 +60,14 @@ impl RunningBroker for Live {
 /// tansu or Apache Kafka).
 pub async fn provision(
     target: &BrokerTarget,
-    _options: &serde_json::Map<String, serde_json::Value>,
+    options: &serde_json::Map<String, serde_json::Value>,
 ) -> anyhow::Result<Box<dyn RunningBroker>> {
     match target.provision {
         Provision::Embedded => Ok(Box::new(Embedded)),
         Provision::Live => Ok(Box::new(Live {
             endpoint: target.endpoint.clone().ok_or_else(|| anyhow::anyhow!("provision `live` needs an endpoint"))?,
         })),
-        Provision::Local => anyhow::bail!(
-            "local provisioning of `{}` is not implemented yet: use `provision: live` with an `endpoint:`",
-            target.adapter
-        ),
+        Provision::Local => Ok(Box::new(local::LocalBroker::start(local::kind_for(&target.adapter, options)?).await?)),
         Provision::Container => anyhow::bail!(
             "container provisioning of `{}` is not implemented yet: use `provision: local` or `live`",
             target.adapter

@@ -7,9 +7,35 @@
 //! groups, readiness loop, log tails in errors, graceful stop, cleanup on
 //! exit and Ctrl-C) is shared.
 
+pub mod instance;
+pub mod manual;
+pub mod process;
+pub mod redis;
+
+pub use instance::{Instance, LocalBroker};
+
 use async_trait::async_trait;
 use std::path::Path;
 use std::time::Duration;
+
+/// Kinds `mqbench brokers up` starts when no name is given (one per broker
+/// software; `rabbitmq-amqp1` and `activemq` share a broker with another).
+pub const DEFAULT_UP: &[&str] = &["redis", "kafka", "rabbitmq", "artemis"];
+
+/// The local kind that serves adapter `adapter` (options of its first point
+/// may choose the software, e.g. tansu or Apache Kafka).
+pub fn kind_for(
+    adapter: &str,
+    options: &serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<Box<dyn LocalKind>> {
+    let _ = options;
+    match adapter {
+        "redis" => Ok(Box::new(redis::RedisKind::new()?)),
+        other => anyhow::bail!(
+            "local provisioning of `{other}` is not available in this build: use `provision: live` with an `endpoint:`"
+        ),
+    }
+}
 
 /// Ports picked for one broker instance (all free on 127.0.0.1).
 #[derive(Clone, Debug)]
@@ -51,5 +77,14 @@ pub trait LocalKind: Send + Sync {
     /// Longest wait for readiness.
     fn ready_timeout(&self) -> Duration {
         Duration::from_secs(30)
+    }
+    /// How long each process group gets between SIGTERM and SIGKILL.
+    fn stop_timeout(&self) -> Duration {
+        Duration::from_secs(15)
+    }
+    /// Resident memory of the broker's process tree past which it is
+    /// restarted before the next point (for brokers that only grow).
+    fn max_rss_bytes(&self) -> Option<u64> {
+        None
     }
 }

@@ -1,0 +1,114 @@
+//! Connections: endpoint and password handling, and pipelines submitted in
+//! a fixed order.
+
+use super::Stats;
+use crate::adapter::Ack;
+use anyhow::{bail, Context};
+use futures::future::BoxFuture;
+use redis::aio::MultiplexedConnection;
+use redis::{IntoConnectionInfo, Value};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+/// A client for `endpoint`, with the password from `REDIS_PASSWORD` when the
+/// URL has none.
+pub fn client(endpoint: &str) -> anyhow::Result<redis::Client> {
+    if !(endpoint.starts_with("redis://") || endpoint.starts_with("rediss://")) {
+        bail!("redis endpoint `{endpoint}` should look like redis://host:port or rediss://host:port");
+    }
+    let mut info = endpoint.into_connection_info().with_context(|| format!("bad redis endpoint `{endpoint}`"))?;
+    if info.redis_settings().password().is_none() {
+        if let Ok(pw) = std::env::var("REDIS_PASSWORD") {
+            let settings = info.redis_settings().clone().set_password(pw);
+            info = info.set_redis_settings(settings);
+        }
+    }
+    redis::Client::open(info).with_context(|| format!("cannot use redis endpoint `{endpoint}`"))
+}
+
+/// A multiplexed connection without a response timeout (a deep pipeline or
+/// a blocking read may take longer than the crate's default 500 ms) and a
+/// queue deep enough that submitting never waits.
+pub async fn connect(client: &redis::Client) -> anyhow::Result<MultiplexedConnection> {
+    let config = redis::AsyncConnectionConfig::new()
+        .set_response_timeout(None)
+        .set_connection_timeout(Some(Duration::from_secs(10)))
+        .set_pipeline_buffer_size(4096);
+    client.get_multiplexed_async_connection_with_config(&config).await.context("connecting to redis")
+}
+
+/// Puts `pipe` (`commands` commands) on the connection's queue before
+/// returning, and gives back the future of its replies.
+///
+/// The multiplexed connection queues a request when its future is first
+/// polled, so polling here, in call order, keeps a producer's pipelines
+/// (and so its messages) in the order they were sent; the queue is fair,
+/// so this holds even when it is full.
+pub async fn submit(
+    connection: &MultiplexedConnection,
+    pipe: redis::Pipeline,
+    commands: usize,
+) -> BoxFuture<'static, redis::RedisResult<Vec<Value>>> {
+    let mut connection = connection.clone();
+    let mut fut: BoxFuture<'static, redis::RedisResult<Vec<Value>>> =
+        Box::pin(async move { connection.send_packed_commands(&pipe, 0, commands).await });
+    match futures::poll!(&mut fut) {
+        Poll::Ready(r) => Box::pin(async move { r }),
+        Poll::Pending => fut,
+    }
+}
+
+/// The first error among a pipeline's replies.
+pub fn first_error(values: &[Value]) -> Option<String> {
+    values.iter().find_map(|v| match v {
+        Value::ServerError(e) => Some(format!("{e:?}")),
+        _ => None,
+    })
+}
+
+/// Submits `pipe` and returns one pending acknowledgement for `messages`
+/// messages, resolved by the replies; `check` looks at the replies.
+pub async fn send_acked(
+    connection: &MultiplexedConnection,
+    pipe: redis::Pipeline,
+    commands: usize,
+    messages: usize,
+    stats: &Arc<Stats>,
+    check: fn(&[Value]) -> Result<(), String>,
+) -> Ack {
+    stats.pipelines.fetch_add(1, Ordering::Relaxed);
+    stats.commands.fetch_add(commands as u64, Ordering::Relaxed);
+    let replies = submit(connection, pipe, commands).await;
+    Ack::pending(messages, async move {
+        match replies.await {
+            Ok(values) => match first_error(&values) {
+                Some(e) => Err(e),
+                None => check(&values),
+            },
+            Err(e) => Err(format!("redis: {e}")),
+        }
+    })
+}
+
+/// Text of a bulk or simple string reply.
+pub fn text(v: &Value) -> Option<&[u8]> {
+    match v {
+        Value::BulkString(b) => Some(b),
+        Value::SimpleString(s) => Some(s.as_bytes()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_checked() {
+        assert!(client("redis://127.0.0.1:6379").is_ok());
+        let e = client("127.0.0.1:6379").unwrap_err().to_string();
+        assert!(e.contains("redis://"), "{e}");
+    }
+}

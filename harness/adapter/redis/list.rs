@@ -1,0 +1,157 @@
+//! Mode `list`: LPUSH and pop from the right, so each list is FIFO. A
+//! popped element is gone, so every subscription has its own lists (one per
+//! partition) and a producer pushes each message to every subscription;
+//! consumers of one subscription compete for its lists. Consumers pop many
+//! elements per call with `BLMPOP` (Redis 7), else one with `BRPOP`.
+
+use super::conn::{self, text};
+use super::{Options, Stats};
+use crate::adapter::{Ack, Consumer, Delivery, OutMessage, Producer, Topology};
+use anyhow::{bail, Context};
+use async_trait::async_trait;
+use bytes::Bytes;
+use redis::aio::MultiplexedConnection;
+use redis::Value;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// How long one blocking pop waits on empty lists (seconds).
+const BLOCK_S: f64 = 1.0;
+
+/// The lists of subscription `s`, one per partition.
+fn keys_of(t: &Topology, s: usize) -> Vec<String> {
+    (0..t.partitions.max(1)).map(|p| format!("{}-s{s}-{p}", t.topic)).collect()
+}
+
+/// Every list of a point (for cleanup).
+pub fn all_keys(t: &Topology) -> Vec<String> {
+    (0..t.subscriptions.len()).flat_map(|s| keys_of(t, s)).collect()
+}
+
+pub struct ListProducer {
+    connection: MultiplexedConnection,
+    /// Per subscription, per partition.
+    keys: Vec<Vec<String>>,
+    stats: Arc<Stats>,
+}
+
+impl ListProducer {
+    pub fn new(connection: MultiplexedConnection, t: &Topology, stats: Arc<Stats>) -> ListProducer {
+        ListProducer { connection, keys: (0..t.subscriptions.len()).map(|s| keys_of(t, s)).collect(), stats }
+    }
+}
+
+fn all_ok(_: &[Value]) -> Result<(), String> {
+    Ok(())
+}
+
+#[async_trait]
+impl Producer for ListProducer {
+    /// One LPUSH per list with the batch's messages for it, in order (LPUSH
+    /// of several values pushes them left one after another, so popping
+    /// from the right returns them in the order given).
+    async fn send(&mut self, batch: &[OutMessage], acks: &mut Vec<Ack>) -> anyhow::Result<()> {
+        let partitions = self.keys.first().map(|k| k.len()).unwrap_or(1) as u64;
+        let mut pipe = redis::pipe();
+        let mut commands = 0;
+        for p in 0..partitions {
+            let values: Vec<&[u8]> = batch.iter().filter(|m| m.seq % partitions == p).map(|m| &m.payload[..]).collect();
+            if values.is_empty() {
+                continue;
+            }
+            for keys in &self.keys {
+                pipe.cmd("LPUSH").arg(&keys[p as usize]).arg(&values);
+                commands += 1;
+            }
+        }
+        acks.push(conn::send_acked(&self.connection, pipe, commands, batch.len(), &self.stats, all_ok).await);
+        Ok(())
+    }
+}
+
+pub struct ListConsumer {
+    connection: MultiplexedConnection,
+    keys: Vec<String>,
+    count: usize,
+    blmpop: bool,
+    /// Rotates the key order so no partition is always served first.
+    turn: usize,
+    stats: Arc<Stats>,
+}
+
+impl ListConsumer {
+    pub fn new(
+        connection: MultiplexedConnection,
+        t: &Topology,
+        subscription: u32,
+        o: &Options,
+        blmpop: bool,
+        stats: Arc<Stats>,
+    ) -> ListConsumer {
+        ListConsumer {
+            connection,
+            keys: keys_of(t, subscription as usize),
+            count: o.read_count,
+            blmpop,
+            turn: 0,
+            stats,
+        }
+    }
+
+    fn partition(&self, key: &Value) -> anyhow::Result<u32> {
+        let key = text(key).unwrap_or_default();
+        match self.keys.iter().position(|k| k.as_bytes() == key) {
+            Some(p) => Ok(p as u32),
+            None => bail!("pop returned an unknown list {}", String::from_utf8_lossy(key)),
+        }
+    }
+}
+
+#[async_trait]
+impl Consumer for ListConsumer {
+    async fn recv(&mut self, out: &mut Vec<Delivery>) -> anyhow::Result<()> {
+        loop {
+            let n = self.keys.len();
+            let order: Vec<&String> = (0..n).map(|i| &self.keys[(i + self.turn) % n]).collect();
+            self.turn = (self.turn + 1) % n;
+            let cmd = if self.blmpop {
+                let mut c = redis::cmd("BLMPOP");
+                c.arg(BLOCK_S).arg(n).arg(&order).arg("RIGHT").arg("COUNT").arg(self.count);
+                c
+            } else {
+                let mut c = redis::cmd("BRPOP");
+                c.arg(&order).arg(BLOCK_S);
+                c
+            };
+            let mut connection = self.connection.clone();
+            let reply: Value = cmd.query_async(&mut connection).await.context("popping from the lists")?;
+            self.stats.reads.fetch_add(1, Ordering::Relaxed);
+            match reply {
+                Value::Nil => {
+                    self.stats.empty_reads.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                Value::Array(mut pair) if pair.len() == 2 => {
+                    let (Some(items), Some(key)) = (pair.pop(), pair.pop()) else { unreachable!() };
+                    let partition = self.partition(&key)?;
+                    match items {
+                        // BLMPOP: the popped elements.
+                        Value::Array(items) => {
+                            for item in items {
+                                if let Value::BulkString(body) = item {
+                                    out.push(Delivery { payload: Bytes::from(body), partition });
+                                }
+                            }
+                        }
+                        // BRPOP: one element.
+                        Value::BulkString(body) => out.push(Delivery { payload: Bytes::from(body), partition }),
+                        other => bail!("unexpected pop reply: {other:?}"),
+                    }
+                    return Ok(());
+                }
+                Value::ServerError(e) => bail!("pop failed: {e:?}"),
+                other => bail!("unexpected pop reply: {other:?}"),
+            }
+        }
+    }
+}

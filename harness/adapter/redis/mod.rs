@@ -1,0 +1,271 @@
+//! The Redis adapter (the `redis` crate on tokio), in three modes chosen by
+//! the `mode` option:
+//!
+//! | mode      | produce                  | consume                                   | delivery       |
+//! |-----------|--------------------------|-------------------------------------------|----------------|
+//! | `streams` | `XADD` to `<topic>-<p>`  | `XREADGROUP` in a group per subscription, `XACK` | at-least-once |
+//! | `pubsub`  | `PUBLISH` to `<topic>-<p>` | `SUBSCRIBE`, one subscriber per subscription | at-most-once |
+//! | `list`    | `LPUSH` to `<topic>-s<s>-<p>` | `BLMPOP ... RIGHT COUNT n` (`BRPOP` before Redis 7) | once |
+//!
+//! Partitions are several streams, channels or lists per topic; message
+//! `seq` of a producer goes to partition `seq % partitions`, so order holds
+//! per producer and partition.
+//!
+//! Decisions the modes force:
+//! - `pubsub`: every subscriber receives every message, so consumers of
+//!   one subscription cannot share its messages: `consumers` above 1 is
+//!   refused. Loss under pressure (a subscriber cut off at the server's
+//!   `client-output-buffer-limit`) is a result, not a bug.
+//! - `list`: a popped element is gone, so each subscription has its own
+//!   lists and a producer pushes every message to each of them (the cost of
+//!   fan-out is the producer's); consumers of a subscription share its
+//!   lists.
+//!
+//! Options:
+//!
+//! | option       | default   | meaning |
+//! |--------------|-----------|---------|
+//! | `mode`       | `streams` | `streams`, `pubsub` or `list` |
+//! | `maxlen`     | none      | streams: trim each stream to about this many entries (`MAXLEN ~ n`) |
+//! | `maxlen_exact` | false   | streams: exact trimming (`MAXLEN = n`), slower |
+//! | `read_count` | 1000      | most entries one read returns (`COUNT`) |
+//! | `ack`        | true      | streams: `XACK` what was read (false: `NOACK`, no pending list) |
+//!
+//! Producers pipeline each batch the runner hands them as one write and
+//! return one pending acknowledgement for it, resolved by the server's
+//! replies; the runner's `in_flight` bounds the window. The body is the
+//! message (a stream entry's single field `p` holds it), so the payload
+//! size is exact.
+//!
+//! Endpoints: `redis://host:port[/db]` or `rediss://` (TLS); a password in
+//! the URL, or else in the environment variable `REDIS_PASSWORD` (never
+//! written to results).
+
+mod conn;
+mod list;
+mod pubsub;
+mod streams;
+
+use super::{ConnectContext, Consumer, Driver, Producer, Session, Topology};
+use anyhow::{anyhow, Context};
+use async_trait::async_trait;
+use redis::aio::MultiplexedConnection;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+pub struct RedisDriver;
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Streams,
+    Pubsub,
+    List,
+}
+
+impl Mode {
+    fn as_str(self) -> &'static str {
+        match self {
+            Mode::Streams => "streams",
+            Mode::Pubsub => "pubsub",
+            Mode::List => "list",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Options {
+    #[serde(default)]
+    pub mode: Mode,
+    #[serde(default)]
+    pub maxlen: Option<u64>,
+    #[serde(default)]
+    pub maxlen_exact: bool,
+    #[serde(default = "default_read_count")]
+    pub read_count: usize,
+    #[serde(default = "yes")]
+    pub ack: bool,
+}
+
+fn default_read_count() -> usize {
+    1000
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Options {
+    fn check(&self) -> Result<(), String> {
+        if self.read_count == 0 {
+            return Err("`read_count` must be at least 1".into());
+        }
+        if self.mode != Mode::Streams {
+            if self.maxlen.is_some() {
+                return Err(format!("`maxlen` applies to mode `streams`, not `{}`", self.mode.as_str()));
+            }
+            if !self.ack {
+                return Err(format!("`ack: false` applies to mode `streams`, not `{}`", self.mode.as_str()));
+            }
+        }
+        if self.maxlen == Some(0) {
+            return Err("`maxlen` must be at least 1 (or left out)".into());
+        }
+        Ok(())
+    }
+}
+
+/// Counters for `adapter_stats`.
+#[derive(Default)]
+pub struct Stats {
+    pub pipelines: AtomicU64,
+    pub commands: AtomicU64,
+    pub reads: AtomicU64,
+    pub empty_reads: AtomicU64,
+    /// pubsub: PUBLISHes that reached fewer subscribers than subscriptions.
+    pub short_publishes: AtomicU64,
+}
+
+#[async_trait]
+impl Driver for RedisDriver {
+    fn check_options(&self, options: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
+        super::parse_options::<Options>(options)?.check()
+    }
+
+    async fn connect(&self, ctx: &ConnectContext<'_>) -> anyhow::Result<Box<dyn Session>> {
+        let options: Options = super::parse_options(ctx.options).map_err(anyhow::Error::msg)?;
+        options.check().map_err(anyhow::Error::msg)?;
+        let client = conn::client(ctx.endpoint)?;
+        let mut admin = conn::connect(&client).await?;
+        let info: String = redis::cmd("INFO").arg("server").query_async(&mut admin).await.context("INFO server")?;
+        let software = crate::provision::local::redis::software_from_info(&info)
+            .ok_or_else(|| anyhow!("INFO server did not name a version"))?;
+        let major = info
+            .lines()
+            .find_map(|l| l.strip_prefix("redis_version:"))
+            .and_then(|v| v.trim().split('.').next()?.parse::<u32>().ok())
+            .unwrap_or(0);
+        Ok(Box::new(RedisSession {
+            client,
+            admin,
+            options,
+            software,
+            has_blmpop: major >= 7,
+            stats: Arc::new(Stats::default()),
+        }))
+    }
+
+    fn client(&self) -> String {
+        "redis-rs 1 (tokio, multiplexed)".to_string()
+    }
+}
+
+pub struct RedisSession {
+    client: redis::Client,
+    admin: MultiplexedConnection,
+    options: Options,
+    software: String,
+    /// Redis 7 has BLMPOP (pop many from several lists in one call).
+    has_blmpop: bool,
+    stats: Arc<Stats>,
+}
+
+/// Names of a point's streams, channels or lists, one per partition.
+pub fn partition_keys(topic: &str, partitions: u32) -> Vec<String> {
+    (0..partitions.max(1)).map(|p| format!("{topic}-{p}")).collect()
+}
+
+#[async_trait]
+impl Session for RedisSession {
+    fn broker_software(&self) -> String {
+        self.software.clone()
+    }
+
+    async fn prepare(&self, t: &Topology) -> anyhow::Result<()> {
+        let mut admin = self.admin.clone();
+        match self.options.mode {
+            Mode::Streams => streams::prepare(&mut admin, t).await,
+            Mode::Pubsub => pubsub::prepare(t),
+            Mode::List => Ok(()),
+        }
+    }
+
+    async fn producer(&self, t: &Topology, index: u32) -> anyhow::Result<Box<dyn Producer>> {
+        let connection = conn::connect(&self.client).await?;
+        let stats = self.stats.clone();
+        // Producers differ only by their sequence numbers, which the runner sets.
+        let _ = index;
+        Ok(match self.options.mode {
+            Mode::Streams => Box::new(streams::StreamProducer::new(connection, t, &self.options, stats)),
+            Mode::Pubsub => Box::new(pubsub::PubProducer::new(connection, t, stats)),
+            Mode::List => Box::new(list::ListProducer::new(connection, t, stats)),
+        })
+    }
+
+    async fn consumer(&self, t: &Topology, subscription: u32, index: u32) -> anyhow::Result<Box<dyn Consumer>> {
+        let stats = self.stats.clone();
+        Ok(match self.options.mode {
+            Mode::Streams => Box::new(streams::StreamConsumer::new(
+                conn::connect(&self.client).await?,
+                t,
+                subscription,
+                index,
+                &self.options,
+                stats,
+            )) as Box<dyn Consumer>,
+            Mode::Pubsub => Box::new(pubsub::SubConsumer::new(&self.client, t, stats).await?),
+            Mode::List => Box::new(list::ListConsumer::new(
+                conn::connect(&self.client).await?,
+                t,
+                subscription,
+                &self.options,
+                self.has_blmpop,
+                stats,
+            )),
+        })
+    }
+
+    async fn cleanup(&self, t: &Topology) -> anyhow::Result<()> {
+        let mut admin = self.admin.clone();
+        let keys = match self.options.mode {
+            Mode::Streams => partition_keys(&t.topic, t.partitions),
+            Mode::Pubsub => Vec::new(),
+            Mode::List => list::all_keys(t),
+        };
+        if !keys.is_empty() {
+            let _: i64 = redis::cmd("DEL").arg(&keys).query_async(&mut admin).await.context("DEL")?;
+        }
+        Ok(())
+    }
+
+    fn effective_options(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        m.insert("mode".into(), self.options.mode.as_str().into());
+        m.insert("read_count".into(), (self.options.read_count as u64).into());
+        if self.options.mode == Mode::Streams {
+            m.insert("ack".into(), self.options.ack.into());
+        }
+        if self.options.mode == Mode::List {
+            m.insert("pop".into(), if self.has_blmpop { "BLMPOP" } else { "BRPOP" }.into());
+        }
+        m
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        let s = &self.stats;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let mut v = serde_json::json!({
+            "pipelines": get(&s.pipelines),
+            "commands": get(&s.commands),
+            "reads": get(&s.reads),
+            "empty_reads": get(&s.empty_reads),
+        });
+        if self.options.mode == Mode::Pubsub {
+            v["short_publishes"] = get(&s.short_publishes).into();
+        }
+        v
+    }
+}

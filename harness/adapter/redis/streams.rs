@@ -1,0 +1,204 @@
+//! Mode `streams`: XADD to one stream per partition; each subscription is a
+//! consumer group on every stream, its consumers read with XREADGROUP and
+//! acknowledge with XACK. The XACK of one read travels in the same pipeline
+//! as the next XREADGROUP, so a consumer costs one round trip per read.
+
+use super::conn::{self, text};
+use super::{partition_keys, Options, Stats};
+use crate::adapter::{Ack, Consumer, Delivery, OutMessage, Producer, Topology};
+use anyhow::{bail, Context};
+use async_trait::async_trait;
+use bytes::Bytes;
+use redis::aio::MultiplexedConnection;
+use redis::Value;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// The single field of each entry; its value is the message body.
+const FIELD: &str = "p";
+/// How long one XREADGROUP blocks on an empty stream (ms).
+const BLOCK_MS: u64 = 1000;
+
+/// Creates every stream with one consumer group per subscription.
+pub async fn prepare(admin: &mut MultiplexedConnection, t: &Topology) -> anyhow::Result<()> {
+    let mut pipe = redis::pipe();
+    for key in partition_keys(&t.topic, t.partitions) {
+        for group in &t.subscriptions {
+            pipe.cmd("XGROUP").arg("CREATE").arg(&key).arg(group).arg("0").arg("MKSTREAM").ignore();
+        }
+    }
+    pipe.query_async::<()>(admin).await.context("XGROUP CREATE")?;
+    Ok(())
+}
+
+pub struct StreamProducer {
+    connection: MultiplexedConnection,
+    keys: Vec<String>,
+    /// `MAXLEN ~ n` (or `= n`) on every XADD.
+    trim: Option<(&'static str, u64)>,
+    stats: Arc<Stats>,
+}
+
+impl StreamProducer {
+    pub fn new(connection: MultiplexedConnection, t: &Topology, o: &Options, stats: Arc<Stats>) -> StreamProducer {
+        StreamProducer {
+            connection,
+            keys: partition_keys(&t.topic, t.partitions),
+            trim: o.maxlen.map(|n| (if o.maxlen_exact { "=" } else { "~" }, n)),
+            stats,
+        }
+    }
+}
+
+fn all_ok(_: &[Value]) -> Result<(), String> {
+    Ok(())
+}
+
+#[async_trait]
+impl Producer for StreamProducer {
+    async fn send(&mut self, batch: &[OutMessage], acks: &mut Vec<Ack>) -> anyhow::Result<()> {
+        let mut pipe = redis::Pipeline::with_capacity(batch.len());
+        for m in batch {
+            let key = &self.keys[(m.seq % self.keys.len() as u64) as usize];
+            let cmd = pipe.cmd("XADD").arg(key);
+            if let Some((how, n)) = self.trim {
+                cmd.arg("MAXLEN").arg(how).arg(n);
+            }
+            cmd.arg("*").arg(FIELD).arg(&m.payload[..]);
+        }
+        acks.push(conn::send_acked(&self.connection, pipe, batch.len(), batch.len(), &self.stats, all_ok).await);
+        Ok(())
+    }
+}
+
+pub struct StreamConsumer {
+    connection: MultiplexedConnection,
+    keys: Vec<String>,
+    group: String,
+    name: String,
+    count: usize,
+    ack: bool,
+    /// Ids read but not yet acknowledged, per stream.
+    unacked: Vec<Vec<Vec<u8>>>,
+    stats: Arc<Stats>,
+}
+
+impl StreamConsumer {
+    pub fn new(
+        connection: MultiplexedConnection,
+        t: &Topology,
+        subscription: u32,
+        index: u32,
+        o: &Options,
+        stats: Arc<Stats>,
+    ) -> StreamConsumer {
+        let keys = partition_keys(&t.topic, t.partitions);
+        StreamConsumer {
+            connection,
+            unacked: vec![Vec::new(); keys.len()],
+            keys,
+            group: t.subscriptions[subscription as usize].clone(),
+            name: format!("c{index}"),
+            count: o.read_count,
+            ack: o.ack,
+            stats,
+        }
+    }
+
+    /// Appends XACK commands for what was read; returns how many.
+    fn push_acks(&mut self, pipe: &mut redis::Pipeline) -> usize {
+        let mut n = 0;
+        for (key, ids) in self.keys.iter().zip(self.unacked.iter_mut()) {
+            if !ids.is_empty() {
+                pipe.cmd("XACK").arg(key).arg(&self.group).arg(&*ids);
+                ids.clear();
+                n += 1;
+            }
+        }
+        n
+    }
+}
+
+#[async_trait]
+impl Consumer for StreamConsumer {
+    async fn recv(&mut self, out: &mut Vec<Delivery>) -> anyhow::Result<()> {
+        loop {
+            let mut pipe = redis::pipe();
+            let acks = self.push_acks(&mut pipe);
+            let read = pipe
+                .cmd("XREADGROUP")
+                .arg("GROUP")
+                .arg(&self.group)
+                .arg(&self.name)
+                .arg("COUNT")
+                .arg(self.count)
+                .arg("BLOCK")
+                .arg(BLOCK_MS);
+            if !self.ack {
+                read.arg("NOACK");
+            }
+            read.arg("STREAMS").arg(&self.keys);
+            for _ in &self.keys {
+                pipe.arg(">");
+            }
+            let mut values = conn::submit(&self.connection, pipe, acks + 1).await.await.context("XREADGROUP")?;
+            if let Some(e) = conn::first_error(&values) {
+                bail!("XREADGROUP/XACK: {e}");
+            }
+            self.stats.reads.fetch_add(1, Ordering::Relaxed);
+            let before = out.len();
+            if let Some(reply) = values.pop() {
+                self.take(reply, out)?;
+            }
+            if out.len() > before {
+                return Ok(());
+            }
+            self.stats.empty_reads.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    async fn close(mut self: Box<Self>) -> anyhow::Result<()> {
+        let mut pipe = redis::pipe();
+        let n = self.push_acks(&mut pipe);
+        if n > 0 {
+            conn::submit(&self.connection, pipe, n).await.await.context("XACK")?;
+        }
+        Ok(())
+    }
+}
+
+impl StreamConsumer {
+    /// Moves the entries of an XREADGROUP reply into `out`.
+    fn take(&mut self, reply: Value, out: &mut Vec<Delivery>) -> anyhow::Result<()> {
+        let streams = match reply {
+            Value::Nil => return Ok(()),
+            Value::Array(s) => s,
+            Value::Map(m) => m.into_iter().map(|(k, v)| Value::Array(vec![k, v])).collect(),
+            other => bail!("unexpected XREADGROUP reply: {other:?}"),
+        };
+        for stream in streams {
+            let Value::Array(mut pair) = stream else { bail!("unexpected XREADGROUP stream: {stream:?}") };
+            let (Some(entries), Some(key)) = (pair.pop(), pair.pop()) else { bail!("short XREADGROUP stream reply") };
+            let key = text(&key).unwrap_or_default();
+            let Some(partition) = self.keys.iter().position(|k| k.as_bytes() == key) else {
+                bail!("XREADGROUP returned an unknown stream {}", String::from_utf8_lossy(key));
+            };
+            let Value::Array(entries) = entries else { bail!("unexpected XREADGROUP entries: {entries:?}") };
+            for entry in entries {
+                let Value::Array(mut e) = entry else { bail!("unexpected stream entry: {entry:?}") };
+                let (Some(fields), Some(id)) = (e.pop(), e.pop()) else { bail!("short stream entry") };
+                if self.ack {
+                    if let Value::BulkString(id) = id {
+                        self.unacked[partition].push(id);
+                    }
+                }
+                // A trimmed-away entry still pending comes back with nil fields.
+                let Value::Array(mut fv) = fields else { continue };
+                if let Some(Value::BulkString(body)) = fv.pop() {
+                    out.push(Delivery { payload: Bytes::from(body), partition: partition as u32 });
+                }
+            }
+        }
+        Ok(())
+    }
+}

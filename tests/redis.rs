@@ -1,0 +1,140 @@
+//! The Redis adapter against a real redis-server that each run starts
+//! through local provisioning (`provision: local`, the default for redis).
+//! Without `redis-server` installed these tests fail with the provisioning
+//! error, which names the install script.
+#![cfg(feature = "redis")]
+
+use mqbench::results::{PointResult, ResultsFile, Status};
+use mqbench::run::{run_loaded, RunOptions};
+use mqbench::scenario::{parse, Overrides};
+use std::path::Path;
+use tokio_util::sync::CancellationToken;
+
+async fn run_yaml(text: &str) -> ResultsFile {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = parse(Path::new("redis-test.yaml"), text, &Overrides::default()).unwrap();
+    let opts = RunOptions { out: Some(dir.path().to_path_buf()), ..Default::default() };
+    run_loaded(scenario, opts, CancellationToken::new()).await.unwrap().results
+}
+
+fn scenario(workload: &str, options: &str) -> String {
+    format!(
+        "workload:\n  payload: 100B\n  warmup: 300ms\n  duration: 2s\n  drain: 3s\n{workload}brokers:\n  - name: redis\n    options:\n{options}"
+    )
+}
+
+/// Every message due in the window was sent, acknowledged and received
+/// once per subscription, in order, with one latency sample each.
+fn assert_complete(p: &PointResult, subscriptions: u64) {
+    assert_eq!(p.status, Status::Ok, "{:?}", p.error);
+    assert!(
+        p.broker_software.starts_with("redis 7") || p.broker_software.starts_with("redis "),
+        "{}",
+        p.broker_software
+    );
+    let c = &p.counts;
+    assert!(c.sent > 0);
+    assert_eq!(c.acked, c.sent, "{c:?}");
+    assert_eq!(c.received, subscriptions * c.acked, "{c:?}");
+    assert_eq!((c.lost, c.duplicated, c.failed, c.corrupt, c.foreign), (0, 0, 0, 0, 0), "{c:?}");
+    assert_eq!(c.out_of_order, 0, "{c:?}");
+    assert_eq!(p.latency_us.end_to_end.count, c.received, "{c:?}");
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_deliver_every_message() {
+    let r = run_yaml(&scenario("  rate: 5000msgps\n", "      mode: streams\n")).await;
+    let p = &r.points[0];
+    assert_complete(p, 1);
+    assert_eq!(p.counts.sent, 10_000);
+    // Redis is a process this run started: its CPU and memory are recorded.
+    let broker = p.resources.broker.as_ref().expect("broker resources");
+    assert!(broker.peak_rss_bytes > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_keep_order_per_producer_and_stream_with_shared_groups() {
+    let r = run_yaml(&scenario(
+        "  rate: 8000msgps\n  producers: 3\n  partitions: 4\n  subscriptions: 2\n  consumers: 2\n",
+        "      mode: streams\n      read_count: 50\n",
+    ))
+    .await;
+    let p = &r.points[0];
+    assert_complete(p, 2);
+    assert!(p.out_of_order_by_partition.is_empty(), "{:?}", p.out_of_order_by_partition);
+    assert_eq!(p.by_producer.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_with_maxlen_and_noack() {
+    // MAXLEN far above what a point holds: trimming must not lose anything.
+    let r =
+        run_yaml(&scenario("  rate: 3000msgps\n", "      mode: streams\n      maxlen: 1000000\n      ack: false\n"))
+            .await;
+    assert_complete(&r.points[0], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pubsub_delivers_every_message_to_every_subscription() {
+    let r =
+        run_yaml(&scenario("  rate: 5000msgps\n  subscriptions: 2\n  partitions: 2\n", "      mode: pubsub\n")).await;
+    let p = &r.points[0];
+    assert_complete(p, 2);
+    assert_eq!(p.adapter_stats["short_publishes"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pubsub_refuses_shared_consumers_with_a_clear_error() {
+    let r = run_yaml(&scenario("  rate: 1000msgps\n  consumers: 2\n", "      mode: pubsub\n")).await;
+    let p = &r.points[0];
+    assert_eq!(p.status, Status::Failed);
+    let e = p.error.as_deref().unwrap_or_default();
+    assert!(e.contains("pubsub") && e.contains("consumers"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_delivers_every_message() {
+    let r = run_yaml(&scenario("  rate: 5000msgps\n  producers: 2\n  partitions: 2\n", "      mode: list\n")).await;
+    let p = &r.points[0];
+    assert_complete(p, 1);
+    assert_eq!(p.params.options["pop"], "BLMPOP");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_fans_out_to_every_subscription_and_shares_within_one() {
+    let r = run_yaml(&scenario("  rate: 4000msgps\n  subscriptions: 2\n  consumers: 2\n", "      mode: list\n")).await;
+    assert_complete(&r.points[0], 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn modes_run_against_one_broker_and_unthrottled_works() {
+    // Three points, one redis-server (started once, reused), unthrottled.
+    let r = run_yaml(
+        "workload:\n  payload: 100B\n  rate: max\n  in_flight: 256\n  warmup: 200ms\n  duration: 1s\n  drain: 5s\nbrokers:\n  - name: redis\n    options:\n      mode: [streams, list, pubsub]\n",
+    )
+    .await;
+    assert_eq!(r.points.len(), 3);
+    for p in &r.points {
+        assert_eq!(p.status, Status::Ok, "{}: {:?}", p.id, p.error);
+        assert_eq!(p.counts.acked, p.counts.sent, "{}", p.id);
+        assert!(p.counts.acked > 1000, "{}: {:?}", p.id, p.counts);
+        assert_eq!(p.counts.duplicated, 0, "{}", p.id);
+        if p.params.options["mode"] != "pubsub" {
+            // Queued modes lose nothing even unthrottled.
+            assert_eq!(p.counts.lost, 0, "{}", p.id);
+            assert_eq!(p.counts.received, p.counts.acked, "{}", p.id);
+        }
+    }
+}
+
+#[test]
+fn options_are_checked_up_front() {
+    let e = parse(Path::new("x.yaml"), &scenario("", "      mode: queue\n"), &Overrides::default()).unwrap_err();
+    assert!(e.to_string().contains("queue"), "{e}");
+    let e = parse(Path::new("x.yaml"), &scenario("", "      mode: list\n      maxlen: 10\n"), &Overrides::default())
+        .unwrap_err();
+    assert!(e.to_string().contains("`maxlen`"), "{e}");
+    let e = parse(Path::new("x.yaml"), &scenario("", "      mdoe: list\n"), &Overrides::default()).unwrap_err();
+    assert!(e.to_string().contains("mdoe"), "{e}");
+}
