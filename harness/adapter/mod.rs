@@ -15,6 +15,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 
+#[cfg(feature = "amqp1")]
+pub mod amqp1;
 #[cfg(feature = "loopback")]
 pub mod loopback;
 #[cfg(feature = "redis")]
@@ -174,6 +176,8 @@ pub fn driver(kind: &str) -> Result<&'static dyn Driver, String> {
         "loopback" => Ok(&loopback::LoopbackDriver),
         #[cfg(feature = "redis")]
         "redis" => Ok(&redis::RedisDriver),
+        #[cfg(feature = "amqp1")]
+        "artemis" | "activemq" | "rabbitmq-amqp1" => Ok(&amqp1::Amqp1Driver),
         k if ADAPTER_NAMES.contains(&k) => Err(format!(
             "the `{k}` adapter is not available in this build (not implemented yet, or its cargo feature is off)"
         )),
