@@ -98,6 +98,13 @@ impl BodyPool {
     /// the compact header; the runner stops such a producer first.
     pub fn encode(&self, h: Header) -> Bytes {
         let mut b = BytesMut::with_capacity(self.payload_len);
+        self.encode_into(h, &mut b);
+        b.freeze()
+    }
+
+    /// Appends one body to `b`: a producer builds a whole batch in one
+    /// buffer and hands out slices of it (one allocation per batch).
+    pub fn encode_into(&self, h: Header, b: &mut BytesMut) {
         if self.header_len() == FULL_HEADER_LEN {
             b.put_u32_le(h.producer);
             b.put_u64_le(h.seq);
@@ -110,7 +117,6 @@ impl BodyPool {
             b.put_slice(&due.to_le_bytes()[..5]);
         }
         b.put_slice(self.filler(h.producer, h.seq));
-        b.freeze()
     }
 
     /// Largest sequence number a body of this size can carry.

@@ -124,6 +124,10 @@ pub struct Throughput {
     /// Measured messages acknowledged, per second of the window.
     pub publish_msgs_per_s: f64,
     pub publish_bytes_per_s: f64,
+    /// Messages actually sent inside the window, per second, by the run's
+    /// own clock: the achieved send rate, to compare with the target.
+    #[serde(default)]
+    pub send_msgs_per_s: f64,
     /// Deliveries received during the window (all subscriptions), per second.
     pub consume_msgs_per_s: f64,
     pub consume_bytes_per_s: f64,

@@ -314,7 +314,9 @@ fn assemble(
     let secs = p.duration_s;
     let bytes = p.payload_bytes as f64;
     let c = &accounting.counts;
+    let sent_in_window: u64 = producers.iter().map(|r| r.sent_in_window).sum();
     let throughput = Throughput {
+        send_msgs_per_s: sent_in_window as f64 / secs,
         publish_msgs_per_s: c.acked as f64 / secs,
         publish_bytes_per_s: c.acked as f64 * bytes / secs,
         consume_msgs_per_s: received_in_window as f64 / secs,
@@ -322,8 +324,7 @@ fn assemble(
     };
     let mut warnings = Vec::new();
     if let Some(target) = p.rate.msgs_per_s() {
-        let sent_in_window: u64 = producers.iter().map(|r| r.sent_in_window).sum();
-        let achieved = sent_in_window as f64 / secs;
+        let achieved = throughput.send_msgs_per_s;
         if achieved < 0.99 * target {
             warnings.push(format!(
                 "behind schedule: producers sent {achieved:.0} msg/s in the window, {:.1}% under the target {target:.0} msg/s",

@@ -212,6 +212,9 @@ pub async fn run(mut producer: Box<dyn Producer>, plan: ProducerPlan) -> Produce
             let n = (due_now.min(room as u64) as usize).min(MAX_BATCH);
             if sending && n > 0 {
                 batch.clear();
+                let len = st.plan.pool.payload_len();
+                let mut bodies = bytes::BytesMut::with_capacity(n * len);
+                let mut headers = Vec::with_capacity(n);
                 let sent = Instant::now();
                 let sec = st.second(sent);
                 for i in 0..n as u64 {
@@ -236,8 +239,14 @@ pub async fn run(mut producer: Box<dyn Producer>, plan: ProducerPlan) -> Produce
                         }
                     }
                     st.window.push_back(InFlight { due, sent, measured, done: false });
-                    let payload = st.plan.pool.encode(Header { producer: st.plan.index, seq: k, due_us });
-                    batch.push(OutMessage { producer: st.plan.index, seq: k, payload });
+                    let header = Header { producer: st.plan.index, seq: k, due_us };
+                    st.plan.pool.encode_into(header, &mut bodies);
+                    headers.push(header);
+                }
+                let bodies = bodies.freeze();
+                for (i, h) in headers.iter().enumerate() {
+                    let payload = bodies.slice(i * len..(i + 1) * len);
+                    batch.push(OutMessage { producer: h.producer, seq: h.seq, payload });
                 }
                 st.report.series.at(sec).sent += n as u64;
                 st.in_flight += n;
