@@ -2,7 +2,7 @@
 //! keeps a bounded window of unacknowledged messages, and records publish
 //! latency from the due time and service time from the actual send.
 
-use super::clock::{micros_between, Clock};
+use super::clock::Clock;
 use super::live::Live;
 use super::pacer::{Pacer, Schedule};
 use crate::adapter::{Ack, AckState, OutMessage, Producer, SendError};
@@ -61,9 +61,11 @@ pub struct ProducerReport {
     pub acked_total: u64,
 }
 
+/// One unacknowledged message; times in µs of the run's clock, so that
+/// an acknowledgement costs integer subtractions only.
 struct InFlight {
-    due: Instant,
-    sent: Instant,
+    due_us: u64,
+    sent_us: u64,
     measured: bool,
     done: bool,
 }
@@ -79,6 +81,10 @@ struct State {
     in_flight: usize,
     window_start_us: u64,
     window_end_us: u64,
+    /// Unthrottled: the due time is the send time, so service time equals
+    /// publish latency and the schedule delay is zero; both are filled in
+    /// once at the end instead of per message.
+    unpaced: bool,
 }
 
 impl State {
@@ -88,19 +94,22 @@ impl State {
 
     fn on_ack(&mut self, first: u64, n: usize, result: Result<(), SendError>, at: Instant) {
         let sec = self.second(at);
+        let at_us = self.plan.clock.unix_us(at);
         for seq in first..first + n as u64 {
             let i = (seq - self.base) as usize;
             let m = &mut self.window[i];
             m.done = true;
-            let (due, sent, measured) = (m.due, m.sent, m.measured);
+            let (due_us, sent_us, measured) = (m.due_us, m.sent_us, m.measured);
             match &result {
                 Ok(()) => {
                     self.report.ledger.acked.insert(seq);
                     self.report.acked_total += 1;
-                    let publish = micros_between(due, at);
+                    let publish = at_us.saturating_sub(due_us);
                     if measured {
                         self.report.publish.record(publish);
-                        self.report.service.record(micros_between(sent, at));
+                        if !self.unpaced {
+                            self.report.service.record(at_us.saturating_sub(sent_us));
+                        }
                     }
                     let b = self.report.series.at(sec);
                     b.acked += 1;
@@ -155,10 +164,12 @@ pub async fn run(mut producer: Box<dyn Producer>, plan: ProducerPlan) -> Produce
         in_flight: 0,
         window_start_us,
         window_end_us,
+        unpaced: schedule.is_none(),
         plan,
     };
     let tenth = st.plan.window_end.saturating_duration_since(st.plan.window_start) / 10;
-    let (early_end, late_start) = (st.plan.window_start + tenth, st.plan.window_end - tenth);
+    let early_end = st.plan.clock.unix_us(st.plan.window_start + tenth);
+    let late_start = st.plan.clock.unix_us(st.plan.window_end - tenth);
     let mut pending: FuturesUnordered<futures::future::BoxFuture<'static, AckResult>> = FuturesUnordered::new();
     let mut batch: Vec<OutMessage> = Vec::with_capacity(MAX_BATCH);
     let mut acks: Vec<Ack> = Vec::new();
@@ -216,29 +227,32 @@ pub async fn run(mut producer: Box<dyn Producer>, plan: ProducerPlan) -> Produce
                 let mut bodies = bytes::BytesMut::with_capacity(n * len);
                 let mut headers = Vec::with_capacity(n);
                 let sent = Instant::now();
+                let sent_us = st.plan.clock.unix_us(sent);
+                let sent_in_window = sent >= st.plan.window_start && sent < st.plan.window_end;
                 let sec = st.second(sent);
                 for i in 0..n as u64 {
                     let k = seq + i;
-                    let due = match &schedule {
-                        Some(s) => s.due(k),
-                        None => sent,
+                    let due_us = match &schedule {
+                        Some(s) => st.plan.clock.unix_us(s.due(k)),
+                        None => sent_us,
                     };
-                    let due_us = st.plan.clock.unix_us(due);
                     let measured = due_us >= st.window_start_us && due_us < st.window_end_us;
                     st.report.ledger.note_sent(k, measured);
                     if measured {
-                        let lag = micros_between(due, sent);
-                        st.report.schedule_delay.record(lag);
-                        if sent >= st.plan.window_start && sent < st.plan.window_end {
+                        if sent_in_window {
                             st.report.sent_in_window += 1;
                         }
-                        if due < early_end {
-                            st.report.lag_start_us = st.report.lag_start_us.max(lag);
-                        } else if due >= late_start {
-                            st.report.lag_end_us = st.report.lag_end_us.max(lag);
+                        if !st.unpaced {
+                            let lag = sent_us.saturating_sub(due_us);
+                            st.report.schedule_delay.record(lag);
+                            if due_us < early_end {
+                                st.report.lag_start_us = st.report.lag_start_us.max(lag);
+                            } else if due_us >= late_start {
+                                st.report.lag_end_us = st.report.lag_end_us.max(lag);
+                            }
                         }
                     }
-                    st.window.push_back(InFlight { due, sent, measured, done: false });
+                    st.window.push_back(InFlight { due_us, sent_us, measured, done: false });
                     let header = Header { producer: st.plan.index, seq: k, due_us };
                     st.plan.pool.encode_into(header, &mut bodies);
                     headers.push(header);
@@ -317,5 +331,12 @@ pub async fn run(mut producer: Box<dyn Producer>, plan: ProducerPlan) -> Produce
         *st.report.errors.entry(format!("flush: {e:#}")).or_default() += 1;
     }
     let _ = producer.close().await;
+    if st.unpaced {
+        st.report.service = st.report.publish.clone();
+        let sent = st.report.ledger.sent();
+        if sent > 0 {
+            st.report.schedule_delay.0.record_n(0, sent).expect("auto-resizing histogram");
+        }
+    }
     st.report
 }
