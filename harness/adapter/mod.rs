@@ -19,6 +19,8 @@ use futures::future::BoxFuture;
 pub mod amqp1;
 #[cfg(feature = "loopback")]
 pub mod loopback;
+#[cfg(feature = "rabbitmq")]
+pub mod rabbitmq;
 #[cfg(feature = "redis")]
 pub mod redis;
 
@@ -174,6 +176,8 @@ pub fn driver(kind: &str) -> Result<&'static dyn Driver, String> {
     match kind {
         #[cfg(feature = "loopback")]
         "loopback" => Ok(&loopback::LoopbackDriver),
+        #[cfg(feature = "rabbitmq")]
+        "rabbitmq" => Ok(&rabbitmq::RabbitDriver),
         #[cfg(feature = "redis")]
         "redis" => Ok(&redis::RedisDriver),
         #[cfg(feature = "amqp1")]

@@ -10,6 +10,7 @@
 pub mod instance;
 pub mod manual;
 pub mod process;
+pub mod rabbitmq;
 pub mod redis;
 
 pub use instance::{Instance, LocalBroker};
@@ -31,6 +32,8 @@ pub fn kind_for(
     let _ = options;
     match adapter {
         "redis" => Ok(Box::new(redis::RedisKind::new()?)),
+        // One broker serves both protocols (the AMQP 1.0 plugin is enabled).
+        "rabbitmq" | "rabbitmq-amqp1" => Ok(Box::new(rabbitmq::RabbitKind::new()?)),
         other => anyhow::bail!(
             "local provisioning of `{other}` is not available in this build: use `provision: live` with an `endpoint:`"
         ),
