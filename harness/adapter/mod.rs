@@ -17,6 +17,8 @@ use futures::future::BoxFuture;
 
 #[cfg(feature = "amqp1")]
 pub mod amqp1;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 #[cfg(feature = "loopback")]
 pub mod loopback;
 #[cfg(feature = "rabbitmq")]
@@ -178,6 +180,8 @@ pub fn driver(kind: &str) -> Result<&'static dyn Driver, String> {
         "loopback" => Ok(&loopback::LoopbackDriver),
         #[cfg(feature = "rabbitmq")]
         "rabbitmq" => Ok(&rabbitmq::RabbitDriver),
+        #[cfg(feature = "kafka")]
+        "kafka" => Ok(&kafka::KafkaDriver),
         #[cfg(feature = "redis")]
         "redis" => Ok(&redis::RedisDriver),
         #[cfg(feature = "amqp1")]

@@ -8,10 +8,12 @@
 //! exit and Ctrl-C) is shared.
 
 pub mod instance;
+pub mod kafka;
 pub mod manual;
 pub mod process;
 pub mod rabbitmq;
 pub mod redis;
+pub mod tansu;
 
 pub use instance::{Instance, LocalBroker};
 
@@ -32,6 +34,12 @@ pub fn kind_for(
     let _ = options;
     match adapter {
         "redis" => Ok(Box::new(redis::RedisKind::new()?)),
+        // The kafka adapter's `local_broker` option picks the software.
+        "kafka" => match options.get("local_broker").and_then(|v| v.as_str()) {
+            None | Some("tansu") => Ok(Box::new(tansu::TansuKind::new()?)),
+            Some("apache-kafka") => Ok(Box::new(kafka::ApacheKafkaKind::new()?)),
+            Some(other) => anyhow::bail!("`local_broker` is `tansu` or `apache-kafka`, not `{other}`"),
+        },
         // One broker serves both protocols (the AMQP 1.0 plugin is enabled).
         "rabbitmq" | "rabbitmq-amqp1" => Ok(Box::new(rabbitmq::RabbitKind::new()?)),
         other => anyhow::bail!(
