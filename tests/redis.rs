@@ -138,3 +138,18 @@ fn options_are_checked_up_front() {
     let e = parse(Path::new("x.yaml"), &scenario("", "      mdoe: list\n"), &Overrides::default()).unwrap_err();
     assert!(e.to_string().contains("mdoe"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_multiplexed_connection_keeps_order_too() {
+    // redis-rs's multiplexed connection (the `direct` default bypasses it).
+    let r = run_yaml(&scenario(
+        "  rate: 6000msgps\n  producers: 2\n  partitions: 3\n",
+        "      mode: [streams, list]\n      connection: multiplexed\n",
+    ))
+    .await;
+    assert_eq!(r.points.len(), 2);
+    for p in &r.points {
+        assert_complete(p, 1);
+        assert_eq!(p.params.options["connection"], "multiplexed");
+    }
+}

@@ -12,6 +12,58 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
+/// A producer's way to the server.
+pub enum Out {
+    Direct(super::direct::Direct),
+    Multiplexed(MultiplexedConnection),
+}
+
+impl Out {
+    pub fn multiplexed(self) -> anyhow::Result<MultiplexedConnection> {
+        match self {
+            Out::Multiplexed(m) => Ok(m),
+            Out::Direct(_) => bail!("this mode needs the multiplexed connection"),
+        }
+    }
+
+    /// Sends `commands` commands (built by `build` for both forms) and
+    /// returns one acknowledgement for `messages` messages.
+    pub async fn send(
+        &mut self,
+        commands: usize,
+        messages: usize,
+        stats: &Arc<Stats>,
+        build: impl Fn(&mut dyn FnMut(&[&[u8]])),
+    ) -> anyhow::Result<Ack> {
+        stats.pipelines.fetch_add(1, Ordering::Relaxed);
+        stats.commands.fetch_add(commands as u64, Ordering::Relaxed);
+        match self {
+            Out::Direct(d) => {
+                let mut buf = Vec::with_capacity(messages * 160);
+                build(&mut |args| super::direct::encode(&mut buf, args));
+                let fut = d.send(&buf, commands).await?;
+                Ok(Ack::pending(messages, fut))
+            }
+            Out::Multiplexed(m) => {
+                let mut pipe = redis::Pipeline::with_capacity(commands);
+                build(&mut |args| {
+                    let c = pipe.cmd(std::str::from_utf8(args[0]).unwrap_or("PING"));
+                    for a in &args[1..] {
+                        c.arg(*a);
+                    }
+                });
+                let replies = submit(m, pipe, commands).await;
+                Ok(Ack::pending(messages, async move {
+                    match replies.await {
+                        Ok(values) => first_error(&values).map_or(Ok(()), Err),
+                        Err(e) => Err(format!("redis: {e}")),
+                    }
+                }))
+            }
+        }
+    }
+}
+
 /// A client for `endpoint`, with the password from `REDIS_PASSWORD` when the
 /// URL has none.
 pub fn client(endpoint: &str) -> anyhow::Result<redis::Client> {
@@ -65,30 +117,6 @@ pub fn first_error(values: &[Value]) -> Option<String> {
     values.iter().find_map(|v| match v {
         Value::ServerError(e) => Some(format!("{e:?}")),
         _ => None,
-    })
-}
-
-/// Submits `pipe` and returns one pending acknowledgement for `messages`
-/// messages, resolved by the replies; `check` looks at the replies.
-pub async fn send_acked(
-    connection: &MultiplexedConnection,
-    pipe: redis::Pipeline,
-    commands: usize,
-    messages: usize,
-    stats: &Arc<Stats>,
-    check: fn(&[Value]) -> Result<(), String>,
-) -> Ack {
-    stats.pipelines.fetch_add(1, Ordering::Relaxed);
-    stats.commands.fetch_add(commands as u64, Ordering::Relaxed);
-    let replies = submit(connection, pipe, commands).await;
-    Ack::pending(messages, async move {
-        match replies.await {
-            Ok(values) => match first_error(&values) {
-                Some(e) => Err(e),
-                None => check(&values),
-            },
-            Err(e) => Err(format!("redis: {e}")),
-        }
     })
 }
 

@@ -29,20 +29,16 @@ pub fn all_keys(t: &Topology) -> Vec<String> {
 }
 
 pub struct ListProducer {
-    connection: MultiplexedConnection,
+    out: conn::Out,
     /// Per subscription, per partition.
     keys: Vec<Vec<String>>,
     stats: Arc<Stats>,
 }
 
 impl ListProducer {
-    pub fn new(connection: MultiplexedConnection, t: &Topology, stats: Arc<Stats>) -> ListProducer {
-        ListProducer { connection, keys: (0..t.subscriptions.len()).map(|s| keys_of(t, s)).collect(), stats }
+    pub fn new(out: conn::Out, t: &Topology, stats: Arc<Stats>) -> ListProducer {
+        ListProducer { out, keys: (0..t.subscriptions.len()).map(|s| keys_of(t, s)).collect(), stats }
     }
-}
-
-fn all_ok(_: &[Value]) -> Result<(), String> {
-    Ok(())
 }
 
 #[async_trait]
@@ -52,19 +48,27 @@ impl Producer for ListProducer {
     /// from the right returns them in the order given).
     async fn send(&mut self, batch: &[OutMessage], acks: &mut Vec<Ack>) -> anyhow::Result<()> {
         let partitions = self.keys.first().map(|k| k.len()).unwrap_or(1) as u64;
-        let mut pipe = redis::pipe();
-        let mut commands = 0;
+        let mut groups: Vec<(usize, Vec<&[u8]>)> = Vec::new();
         for p in 0..partitions {
             let values: Vec<&[u8]> = batch.iter().filter(|m| m.seq % partitions == p).map(|m| &m.payload[..]).collect();
-            if values.is_empty() {
-                continue;
-            }
-            for keys in &self.keys {
-                pipe.cmd("LPUSH").arg(&keys[p as usize]).arg(&values);
-                commands += 1;
+            if !values.is_empty() {
+                groups.push((p as usize, values));
             }
         }
-        acks.push(conn::send_acked(&self.connection, pipe, commands, batch.len(), &self.stats, all_ok).await);
+        let keys = &self.keys;
+        let build = |cmd: &mut dyn FnMut(&[&[u8]])| {
+            for (p, values) in &groups {
+                for subscription in keys {
+                    let mut args: Vec<&[u8]> = Vec::with_capacity(values.len() + 2);
+                    args.push(b"LPUSH");
+                    args.push(subscription[*p].as_bytes());
+                    args.extend_from_slice(values);
+                    cmd(&args);
+                }
+            }
+        };
+        let commands = groups.len() * keys.len();
+        acks.push(self.out.send(commands, batch.len(), &self.stats, build).await?);
         Ok(())
     }
 }

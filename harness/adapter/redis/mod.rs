@@ -30,6 +30,7 @@
 //! | `maxlen_exact` | false   | streams: exact trimming (`MAXLEN = n`), slower |
 //! | `read_count` | 1000      | most entries one read returns (`COUNT`) |
 //! | `ack`        | true      | streams: `XACK` what was read (false: `NOACK`, no pending list) |
+//! | `connection` | `direct`  | streams and list producers: `direct` (own socket, see `direct.rs`) or `multiplexed` (redis-rs) |
 //!
 //! Producers pipeline each batch the runner hands them as one write and
 //! return one pending acknowledgement for it, resolved by the server's
@@ -42,6 +43,7 @@
 //! written to results).
 
 mod conn;
+mod direct;
 mod list;
 mod pubsub;
 mod streams;
@@ -88,6 +90,19 @@ pub struct Options {
     pub read_count: usize,
     #[serde(default = "yes")]
     pub ack: bool,
+    #[serde(default)]
+    pub connection: Connection,
+}
+
+/// How streams and list producers talk to the server (see `direct.rs`).
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Connection {
+    /// The producer's own socket, written and read from its own task.
+    #[default]
+    Direct,
+    /// redis-rs's multiplexed connection (one more task hop per round trip).
+    Multiplexed,
 }
 
 fn default_read_count() -> usize {
@@ -194,14 +209,21 @@ impl Session for RedisSession {
     }
 
     async fn producer(&self, t: &Topology, index: u32) -> anyhow::Result<Box<dyn Producer>> {
-        let connection = conn::connect(&self.client).await?;
         let stats = self.stats.clone();
+        let out = if self.options.connection == Connection::Direct && self.options.mode != Mode::Pubsub {
+            match direct::Direct::open(&self.client).await? {
+                Some(d) => conn::Out::Direct(d),
+                None => conn::Out::Multiplexed(conn::connect(&self.client).await?),
+            }
+        } else {
+            conn::Out::Multiplexed(conn::connect(&self.client).await?)
+        };
         // Producers differ only by their sequence numbers, which the runner sets.
         let _ = index;
         Ok(match self.options.mode {
-            Mode::Streams => Box::new(streams::StreamProducer::new(connection, t, &self.options, stats)),
-            Mode::Pubsub => Box::new(pubsub::PubProducer::new(connection, t, stats)),
-            Mode::List => Box::new(list::ListProducer::new(connection, t, stats)),
+            Mode::Streams => Box::new(streams::StreamProducer::new(out, t, &self.options, stats)),
+            Mode::Pubsub => Box::new(pubsub::PubProducer::new(out.multiplexed()?, t, stats)),
+            Mode::List => Box::new(list::ListProducer::new(out, t, stats)),
         })
     }
 
@@ -247,6 +269,10 @@ impl Session for RedisSession {
         m.insert("read_count".into(), (self.options.read_count as u64).into());
         if self.options.mode == Mode::Streams {
             m.insert("ack".into(), self.options.ack.into());
+        }
+        if self.options.mode != Mode::Pubsub {
+            let c = if self.options.connection == Connection::Direct { "direct" } else { "multiplexed" };
+            m.insert("connection".into(), c.into());
         }
         if self.options.mode == Mode::List {
             m.insert("pop".into(), if self.has_blmpop { "BLMPOP" } else { "BRPOP" }.into());

@@ -32,41 +32,47 @@ pub async fn prepare(admin: &mut MultiplexedConnection, t: &Topology) -> anyhow:
 }
 
 pub struct StreamProducer {
-    connection: MultiplexedConnection,
+    out: conn::Out,
     keys: Vec<String>,
     /// `MAXLEN ~ n` (or `= n`) on every XADD.
-    trim: Option<(&'static str, u64)>,
+    trim: Option<(&'static str, String)>,
     stats: Arc<Stats>,
 }
 
 impl StreamProducer {
-    pub fn new(connection: MultiplexedConnection, t: &Topology, o: &Options, stats: Arc<Stats>) -> StreamProducer {
+    pub fn new(out: conn::Out, t: &Topology, o: &Options, stats: Arc<Stats>) -> StreamProducer {
         StreamProducer {
-            connection,
+            out,
             keys: partition_keys(&t.topic, t.partitions),
-            trim: o.maxlen.map(|n| (if o.maxlen_exact { "=" } else { "~" }, n)),
+            trim: o.maxlen.map(|n| (if o.maxlen_exact { "=" } else { "~" }, n.to_string())),
             stats,
         }
     }
 }
 
-fn all_ok(_: &[Value]) -> Result<(), String> {
-    Ok(())
-}
-
 #[async_trait]
 impl Producer for StreamProducer {
     async fn send(&mut self, batch: &[OutMessage], acks: &mut Vec<Ack>) -> anyhow::Result<()> {
-        let mut pipe = redis::Pipeline::with_capacity(batch.len());
-        for m in batch {
-            let key = &self.keys[(m.seq % self.keys.len() as u64) as usize];
-            let cmd = pipe.cmd("XADD").arg(key);
-            if let Some((how, n)) = self.trim {
-                cmd.arg("MAXLEN").arg(how).arg(n);
+        let (keys, trim) = (&self.keys, &self.trim);
+        let build = |cmd: &mut dyn FnMut(&[&[u8]])| {
+            for m in batch {
+                let key = keys[(m.seq % keys.len() as u64) as usize].as_bytes();
+                match trim {
+                    Some((how, n)) => cmd(&[
+                        b"XADD",
+                        key,
+                        b"MAXLEN",
+                        how.as_bytes(),
+                        n.as_bytes(),
+                        b"*",
+                        FIELD.as_bytes(),
+                        &m.payload,
+                    ]),
+                    None => cmd(&[b"XADD", key, b"*", FIELD.as_bytes(), &m.payload]),
+                }
             }
-            cmd.arg("*").arg(FIELD).arg(&m.payload[..]);
-        }
-        acks.push(conn::send_acked(&self.connection, pipe, batch.len(), batch.len(), &self.stats, all_ok).await);
+        };
+        acks.push(self.out.send(batch.len(), batch.len(), &self.stats, build).await?);
         Ok(())
     }
 }

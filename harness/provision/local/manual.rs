@@ -209,7 +209,15 @@ pub async fn down() -> anyhow::Result<Vec<String>> {
 pub async fn execute(command: BrokersCommand) -> anyhow::Result<i32> {
     match command {
         BrokersCommand::Up { names, scenario } => {
-            up(&names, scenario.as_deref()).await?;
+            // Ctrl-C while brokers start: the one starting is stopped (its
+            // group is still registered), those already up stay recorded.
+            tokio::select! {
+                r = up(&names, scenario.as_deref()) => { r?; }
+                _ = tokio::signal::ctrl_c() => {
+                    eprintln!("interrupted: `mqbench brokers down` stops the brokers already up");
+                    return Ok(130);
+                }
+            }
         }
         BrokersCommand::Down => {
             if down().await?.is_empty() {

@@ -1,0 +1,203 @@
+//! A producer's own pipelined connection, without the multiplexer's task.
+//!
+//! Why: with the multiplexed connection each round trip crosses two tasks
+//! (producer -> connection task -> producer), and on a busy host each
+//! cross-thread wake-up waits for the scheduler; redis-benchmark's single
+//! epoll loop does not. Here `send` writes the encoded pipeline to the
+//! socket from the producer's own task, and the acknowledgement future reads
+//! replies off the socket itself, so a round trip costs one wake-up. Replies
+//! come back in order; whichever acknowledgement future holds the reader
+//! parses what has arrived and attributes it by position, so futures may be
+//! polled in any order. Plain TCP only (`rediss://` uses the multiplexed
+//! connection).
+
+use anyhow::{anyhow, bail, Context};
+use futures::future::BoxFuture;
+use redis::ConnectionAddr;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+/// Appends one command in RESP to `buf`.
+pub fn encode(buf: &mut Vec<u8>, args: &[&[u8]]) {
+    use std::io::Write;
+    let _ = write!(buf, "*{}\r\n", args.len());
+    for a in args {
+        let _ = write!(buf, "${}\r\n", a.len());
+        buf.extend_from_slice(a);
+        buf.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Length of the first complete reply in `buf` and its error text, if it
+/// is an error; `None` while incomplete.
+fn skip_reply(buf: &[u8]) -> Option<(usize, Option<String>)> {
+    let line_end = buf.windows(2).position(|w| w == b"\r\n")?;
+    let line = &buf[1..line_end];
+    let after = line_end + 2;
+    let number = || std::str::from_utf8(line).ok()?.parse::<i64>().ok();
+    match *buf.first()? {
+        b'-' | b'!' => Some((after, Some(String::from_utf8_lossy(line).into_owned()))),
+        b'$' | b'=' => {
+            let n = number()?;
+            if n < 0 {
+                return Some((after, None));
+            }
+            let end = after + n as usize + 2;
+            (buf.len() >= end).then_some((end, None))
+        }
+        b'*' | b'~' | b'>' | b'%' => {
+            let n = number()?;
+            let items = if buf[0] == b'%' { 2 * n.max(0) } else { n.max(0) };
+            let mut at = after;
+            let mut error = None;
+            for _ in 0..items {
+                let (len, e) = skip_reply(&buf[at..])?;
+                error = error.or(e);
+                at += len;
+            }
+            Some((at, error))
+        }
+        _ => Some((after, None)),
+    }
+}
+
+struct Reader {
+    half: OwnedReadHalf,
+    buf: Vec<u8>,
+    /// Replies parsed so far.
+    parsed: u64,
+    /// Errors not yet claimed: (reply index, text).
+    errors: VecDeque<(u64, String)>,
+    /// Set when the connection broke.
+    broken: Option<String>,
+}
+
+impl Reader {
+    /// Reads until reply `end` (exclusive) has been parsed.
+    async fn until(&mut self, end: u64) -> Result<(), String> {
+        let mut chunk = vec![0u8; 64 * 1024];
+        while self.parsed < end {
+            if let Some(e) = &self.broken {
+                return Err(e.clone());
+            }
+            let mut at = 0;
+            while let Some((len, error)) = skip_reply(&self.buf[at..]) {
+                if let Some(e) = error {
+                    self.errors.push_back((self.parsed, e));
+                }
+                self.parsed += 1;
+                at += len;
+            }
+            self.buf.drain(..at);
+            if self.parsed >= end {
+                break;
+            }
+            match self.half.read(&mut chunk).await {
+                Ok(0) => self.broken = Some("redis closed the connection".into()),
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) => self.broken = Some(format!("redis connection: {e}")),
+            }
+        }
+        Ok(())
+    }
+
+    /// The first error among replies `start..end`, removing theirs.
+    fn claim(&mut self, start: u64, end: u64) -> Option<String> {
+        let mut first = None;
+        self.errors.retain(|(i, e)| {
+            let mine = *i >= start && *i < end;
+            if mine && first.is_none() {
+                first = Some(e.clone());
+            }
+            !mine
+        });
+        first
+    }
+}
+
+pub struct Direct {
+    write: OwnedWriteHalf,
+    reader: Arc<tokio::sync::Mutex<Reader>>,
+    /// Replies expected for everything written so far.
+    sent: u64,
+}
+
+impl Direct {
+    /// Opens a plain TCP connection (with AUTH and SELECT as the URL says);
+    /// `None` for TLS or Unix-socket endpoints.
+    pub async fn open(client: &redis::Client) -> anyhow::Result<Option<Direct>> {
+        let info = client.get_connection_info();
+        let ConnectionAddr::Tcp(host, port) = info.addr() else { return Ok(None) };
+        let stream = tokio::net::TcpStream::connect((host.as_str(), *port))
+            .await
+            .with_context(|| format!("connecting to redis at {host}:{port}"))?;
+        stream.set_nodelay(true)?;
+        let (read, write) = stream.into_split();
+        let reader = Reader { half: read, buf: Vec::new(), parsed: 0, errors: VecDeque::new(), broken: None };
+        let mut d = Direct { write, reader: Arc::new(tokio::sync::Mutex::new(reader)), sent: 0 };
+        let settings = info.redis_settings();
+        let mut hello = Vec::new();
+        let mut n = 0;
+        if let Some(pw) = settings.password() {
+            match settings.username() {
+                Some(user) => encode(&mut hello, &[b"AUTH", user.as_bytes(), pw.as_bytes()]),
+                None => encode(&mut hello, &[b"AUTH", pw.as_bytes()]),
+            }
+            n += 1;
+        }
+        if settings.db() != 0 {
+            encode(&mut hello, &[b"SELECT", settings.db().to_string().as_bytes()]);
+            n += 1;
+        }
+        if n > 0 {
+            let ack = d.send(&hello, n).await?;
+            ack.await.map_err(|e| anyhow!("redis refused AUTH/SELECT: {e}"))?;
+        }
+        Ok(Some(d))
+    }
+
+    /// Writes `bytes` holding `replies` commands; the future resolves once
+    /// their replies are in (`Err` with the first error reply).
+    pub async fn send(
+        &mut self,
+        bytes: &[u8],
+        replies: usize,
+    ) -> anyhow::Result<BoxFuture<'static, Result<(), String>>> {
+        if replies == 0 {
+            bail!("empty pipeline");
+        }
+        self.write.write_all(bytes).await.context("writing to redis")?;
+        let start = self.sent;
+        self.sent += replies as u64;
+        let end = self.sent;
+        let reader = self.reader.clone();
+        Ok(Box::pin(async move {
+            let mut r = reader.lock().await;
+            r.until(end).await?;
+            match r.claim(start, end) {
+                Some(e) => Err(e),
+                None => Ok(()),
+            }
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_are_delimited() {
+        assert_eq!(skip_reply(b"$15\r\n1700000000000-0\r\n"), Some((22, None)));
+        assert_eq!(skip_reply(b"$15\r\n1700000000"), None);
+        assert_eq!(skip_reply(b":3\r\n"), Some((4, None)));
+        assert_eq!(skip_reply(b"-ERR wrong\r\n").unwrap().1.as_deref(), Some("ERR wrong"));
+        assert_eq!(skip_reply(b"*2\r\n$1\r\na\r\n:1\r\n"), Some((15, None)));
+        assert_eq!(skip_reply(b"*2\r\n$1\r\na\r\n"), None);
+        let mut b = Vec::new();
+        encode(&mut b, &[b"PING"]);
+        assert_eq!(b, b"*1\r\n$4\r\nPING\r\n");
+    }
+}
