@@ -41,7 +41,16 @@ pub enum Command {
         /// No progress bars (summary lines only).
         #[arg(long)]
         no_progress: bool,
+        /// Run worker I of N load generators (its share of producers and consumers, on its own topic); combine with `mqbench merge`.
+        #[arg(long, value_name = "I/N", value_parser = crate::run::shard::parse)]
+        shard: Option<crate::results::Shard>,
     },
+    /// Write report.html and report.md (with charts) from stored results.
+    Report(crate::report::commands::ReportArgs),
+    /// Compare two results files point by point; exit 3 on a regression.
+    Compare(crate::report::commands::CompareArgs),
+    /// Combine the results of `--shard i/N` workers into one results file.
+    Merge(crate::report::commands::MergeArgs),
     /// Start or stop local brokers for manual use (`brokers up redis`, `brokers down`).
     Brokers {
         #[command(subcommand)]
@@ -88,18 +97,23 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn execute(cli: Cli, args: Vec<OsString>) -> anyhow::Result<i32> {
     match cli.command {
-        Command::Run { scenario, out, brokers, set, quick, no_progress } => {
+        Command::Run { scenario, out, brokers, set, quick, no_progress, shard } => {
             let opts = RunOptions {
                 scenario,
                 out,
                 overrides: Overrides { brokers, set, quick },
                 progress: !no_progress && std::io::stderr().is_terminal(),
                 command: args.iter().map(|a| a.to_string_lossy().into_owned()).collect(),
+                shard,
             };
             let outcome = runtime()?.block_on(run::run(opts))?;
+            crate::report::commands::after_run(&outcome.dir);
             Ok(if outcome.interrupted { 130 } else { 0 })
         }
         Command::Brokers { action } => runtime()?.block_on(crate::provision::local::manual::execute(action)),
+        Command::Report(a) => crate::report::commands::report(a),
+        Command::Compare(a) => crate::report::commands::compare(a),
+        Command::Merge(a) => crate::report::commands::merge(a, &args),
         Command::Validate { scenarios, list } => {
             let mut failed = false;
             for file in scenarios {

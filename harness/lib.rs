@@ -10,6 +10,7 @@ pub mod adapter;
 pub mod cli;
 pub mod measure;
 pub mod provision;
+pub mod report;
 pub mod results;
 pub mod run;
 pub mod scenario;

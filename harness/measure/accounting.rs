@@ -193,17 +193,20 @@ pub fn account(producers: &[ProducerLedger], consumers: &[ConsumerLedger], subsc
         let mine: Vec<&ConsumerLedger> = consumers.iter().filter(|c| c.subscription == s).collect();
         let mut sub = SubscriptionCounts { subscription: s, ..Default::default() };
         for (pi, p) in producers.iter().enumerate() {
+            // Consumer ledgers are indexed by producer id, which is not the
+            // position when a worker runs a shard of the producers.
+            let id = p.producer as usize;
             let (lo, hi) = (p.measured.start, p.measured.end);
             let mut union = SeqSet::new();
             let mut copies = 0u64;
             let (mut dups, mut late) = (0u64, 0u64);
             for c in &mine {
-                if let Some(set) = c.received.get(pi) {
+                if let Some(set) = c.received.get(id) {
                     union.union_with(set);
                     copies += set.count_in(lo, hi);
                 }
-                dups += c.duplicated.get(pi).copied().unwrap_or(0);
-                late += c.out_of_order.get(pi).copied().unwrap_or(0);
+                dups += c.duplicated.get(id).copied().unwrap_or(0);
+                late += c.out_of_order.get(id).copied().unwrap_or(0);
             }
             let received = union.count_in(lo, hi);
             let lost = p.acked.count_missing_from(&union, lo, hi);

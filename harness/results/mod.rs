@@ -2,6 +2,7 @@
 
 pub mod csv;
 pub mod env;
+pub mod merge;
 pub mod model;
 pub mod writer;
 

@@ -10,6 +10,7 @@ pub mod pacer;
 pub mod point;
 pub mod producer;
 pub mod resources;
+pub mod shard;
 
 use crate::provision::{self, RunningBroker};
 use crate::results::{env, ResultsFile, ResultsWriter, RunInfo, SCHEMA_VERSION};
@@ -30,6 +31,9 @@ pub struct RunOptions {
     pub progress: bool,
     /// The command line, for the record.
     pub command: Vec<String>,
+    /// This worker's share when N load generators run the scenario
+    /// (`--shard i/N`; see `shard.rs`).
+    pub shard: Option<crate::results::Shard>,
 }
 
 pub struct RunOutcome {
@@ -56,6 +60,18 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<RunOutcome> {
 
 /// Runs an already-loaded scenario; `cancel` stops it early.
 pub async fn run_loaded(scenario: Scenario, opts: RunOptions, cancel: CancellationToken) -> anyhow::Result<RunOutcome> {
+    if let Some(sh) = opts.shard {
+        if let Some(p) = scenario.points.iter().find(|p| p.params.producers < sh.count) {
+            anyhow::bail!(
+                "--shard {}/{}: point {} has {} producer(s), fewer than the {} workers; every worker needs at least one",
+                sh.index,
+                sh.count,
+                p.id,
+                p.params.producers,
+                sh.count
+            );
+        }
+    }
     let stamp = env::now_compact();
     let run_id = format!("{}-{}", scenario.name, stamp);
     let dir = opts.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&run_id));
@@ -79,7 +95,7 @@ pub async fn run_loaded(scenario: Scenario, opts: RunOptions, cancel: Cancellati
             host: env::host(),
             clients,
             command: opts.command.clone(),
-            shard: None,
+            shard: opts.shard,
         },
         scenario_source: scenario.source.clone(),
         points: Vec::new(),
@@ -130,7 +146,14 @@ pub async fn run_loaded(scenario: Scenario, opts: RunOptions, cancel: Cancellati
                         endpoint: &endpoint,
                         software_hint: hint.as_deref(),
                         broker_pids: pids,
-                        topic: format!("mqbench-{}-{}-r{}", stamp.to_lowercase(), index, point.repeat),
+                        topic: format!(
+                            "mqbench-{}-{}-r{}{}",
+                            stamp.to_lowercase(),
+                            index,
+                            point.repeat,
+                            opts.shard.map(|s| format!("-s{}", s.index)).unwrap_or_default()
+                        ),
+                        shard: opts.shard,
                     };
                     let mut progress_outputs = std::mem::take(&mut outputs);
                     let mut on_progress = |p: &point::Progress| {

@@ -42,6 +42,8 @@ pub struct PointTarget<'a> {
     pub broker_pids: Vec<u32>,
     /// Unique topic or queue name for this point.
     pub topic: String,
+    /// Run only this worker's producers and consumers (`--shard i/N`).
+    pub shard: Option<crate::results::Shard>,
 }
 
 async fn within<T>(what: &str, fut: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
@@ -146,7 +148,7 @@ async fn measure(
 
     let mut consumers = Vec::new();
     for s in 0..p.subscriptions {
-        for c in 0..p.consumers {
+        for c in super::shard::consumers(target.shard, p.consumers) {
             let what = format!("creating consumer {c} of subscription {s}");
             consumers.push((s, within(&what, session.consumer(topology, s, c)).await?));
         }
@@ -154,8 +156,9 @@ async fn measure(
     let ready = futures::future::try_join_all(consumers.iter_mut().map(|(_, c)| c.ready()));
     within("waiting for every consumer to be ready (subscribed, partitions assigned)", ready).await?;
     let mut producers = Vec::new();
-    for i in 0..p.producers {
-        producers.push(within(&format!("creating producer {i}"), session.producer(topology, i)).await?);
+    // Global producer ids: the id is what the payload header carries.
+    for i in super::shard::producers(target.shard, p.producers) {
+        producers.push((i, within(&format!("creating producer {i}"), session.producer(topology, i)).await?));
     }
 
     // Everything is connected: the schedule starts now.
@@ -186,10 +189,9 @@ async fn measure(
     let per_producer = p.rate.msgs_per_s().map(|r| r / p.producers as f64);
     let producer_tasks: Vec<_> = producers
         .into_iter()
-        .enumerate()
         .map(|(i, prod)| {
             let plan = ProducerPlan {
-                index: i as u32,
+                index: i,
                 clock,
                 t0,
                 series_origin,
