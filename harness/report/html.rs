@@ -46,7 +46,7 @@ fn chart(out: &mut String, c: &Chart) {
         }
     }
     let _ =
-        write!(out, "<figcaption><b>{}</b>. {}</figcaption></figure>\n", esc(&c.figure.title), esc(&c.figure.caption));
+        writeln!(out, "<figcaption><b>{}</b>. {}</figcaption></figure>", esc(&c.figure.title), esc(&c.figure.caption));
 }
 
 fn warnings(out: &mut String, w: &[Warning]) {

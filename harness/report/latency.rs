@@ -10,8 +10,10 @@ use super::published::{Row, Table};
 use crate::measure::LatencySummary;
 use std::collections::BTreeSet;
 
-const PERCENTILES: [(&str, fn(&LatencySummary) -> u64); 3] =
-    [("p50", |s| s.p50), ("p99", |s| s.p99), ("p99.9", |s| s.p999)];
+/// Picks one percentile out of a summary.
+type Pick = fn(&LatencySummary) -> u64;
+
+const PERCENTILES: [(&str, Pick); 3] = [("p50", |s| s.p50), ("p99", |s| s.p99), ("p99.9", |s| s.p999)];
 
 pub fn figure(ds: &Dataset, published: &[Row]) -> Option<Figure> {
     let fixed: Vec<_> = ds.ok().filter(|p| rate_mb_per_s(p.point).is_some()).collect();

@@ -242,7 +242,7 @@ pub fn check(ds: &Dataset, published: &[Row]) -> Vec<Warning> {
             });
         }
     }
-    out.sort_by(|a, b| a.kind.cmp(&b.kind));
+    out.sort_by_key(|w| w.kind);
     out
 }
 

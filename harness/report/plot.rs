@@ -144,6 +144,8 @@ pub fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &Pan
     let mut chart = ChartBuilder::on(area)
         .caption(&panel.title, (FONT, 20))
         .margin(12)
+        // Room for the last tick label of the x axis.
+        .margin_right(32)
         .x_label_area_size(48)
         .y_label_area_size(78)
         .build_cartesian_2d(x0..x1, y0..y1)
