@@ -95,10 +95,8 @@ async fn run(uri: String, seconds: f64, size: usize, window: usize) {
     let end = started + Duration::from_secs_f64(seconds);
     while Instant::now() < end {
         while pending.len() < window {
-            let confirm = pch
-                .basic_publish(&name, &name, BasicPublishOptions::default(), &body, props.clone())
-                .await
-                .unwrap();
+            let confirm =
+                pch.basic_publish(&name, &name, BasicPublishOptions::default(), &body, props.clone()).await.unwrap();
             pending.push(confirm);
         }
         if let Some(c) = pending.next().await {

@@ -28,9 +28,12 @@ impl Endpoint {
     fn parse_with(text: &str, password_env: &str, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Endpoint> {
         let text = text.trim();
         if !(text.starts_with("amqp://") || text.starts_with("amqps://")) {
-            anyhow::bail!("rabbitmq endpoint `{text}` must start with amqp:// or amqps:// (e.g. amqp://user@host:5672/%2f)");
+            anyhow::bail!(
+                "rabbitmq endpoint `{text}` must start with amqp:// or amqps:// (e.g. amqp://user@host:5672/%2f)"
+            );
         }
-        let mut uri = AMQPUri::from_str(text).map_err(|e| anyhow::anyhow!("rabbitmq endpoint is not a valid AMQP URI: {e}"))?;
+        let mut uri =
+            AMQPUri::from_str(text).map_err(|e| anyhow::anyhow!("rabbitmq endpoint is not a valid AMQP URI: {e}"))?;
         // The URI parser keeps only DNS names as hosts and would put
         // `localhost` in place of an IP address: take the host ourselves.
         uri.authority.host = host_of(text).ok_or_else(|| anyhow::anyhow!("rabbitmq endpoint has no host"))?;
@@ -56,7 +59,13 @@ impl Endpoint {
             AMQPScheme::AMQP => "amqp",
             AMQPScheme::AMQPS => "amqps",
         };
-        format!("{scheme}://{}:***@{}:{}/{}", u.authority.userinfo.username, u.authority.host, u.authority.port, vhost_label(&u.vhost))
+        format!(
+            "{scheme}://{}:***@{}:{}/{}",
+            u.authority.userinfo.username,
+            u.authority.host,
+            u.authority.port,
+            vhost_label(&u.vhost)
+        )
     }
 
     pub fn vhost(&self) -> &str {
@@ -91,11 +100,8 @@ fn authority_of(text: &str) -> &str {
 fn host_of(text: &str) -> Option<String> {
     let auth = authority_of(text);
     let hostport = auth.rsplit_once('@').map(|(_, h)| h).unwrap_or(auth);
-    let host = if let Some(v6) = hostport.strip_prefix('[') {
-        v6.split(']').next()?
-    } else {
-        hostport.split(':').next()?
-    };
+    let host =
+        if let Some(v6) = hostport.strip_prefix('[') { v6.split(']').next()? } else { hostport.split(':').next()? };
     (!host.is_empty()).then(|| host.to_string())
 }
 

@@ -125,10 +125,7 @@ impl Session for RabbitSession {
 
     async fn prepare(&self, t: &Topology) -> anyhow::Result<()> {
         if t.partitions > 1 {
-            anyhow::bail!(
-                "rabbitmq has no partitions: set `partitions: 1` for this broker (got {})",
-                t.partitions
-            );
+            anyhow::bail!("rabbitmq has no partitions: set `partitions: 1` for this broker (got {})", t.partitions);
         }
         let o = &self.options;
         let ch = self.connection.create_channel().await?;

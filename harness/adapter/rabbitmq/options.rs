@@ -120,10 +120,14 @@ impl Options {
     fn check(&self) -> Result<(), String> {
         let t = self.queue_type.as_str();
         if self.queue_type != QueueType::Classic && !self.durable {
-            return Err(format!("`durable: false` is not possible with `queue_type: {t}` (such queues are always durable)"));
+            return Err(format!(
+                "`durable: false` is not possible with `queue_type: {t}` (such queues are always durable)"
+            ));
         }
         if self.queue_type == QueueType::Stream && self.ack == AckMode::Auto {
-            return Err("`ack: auto` is not possible with `queue_type: stream` (stream consumers must acknowledge)".into());
+            return Err(
+                "`ack: auto` is not possible with `queue_type: stream` (stream consumers must acknowledge)".into()
+            );
         }
         if self.queue_type == QueueType::Stream && self.prefetch == 0 {
             return Err("`prefetch: 0` (unlimited) is not possible with `queue_type: stream`".into());

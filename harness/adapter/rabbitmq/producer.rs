@@ -55,8 +55,7 @@ impl RabbitProducer {
         if confirms {
             channel.confirm_select(ConfirmSelectOptions::default()).await?;
         }
-        let properties =
-            BasicProperties::default().with_delivery_mode(if persistent { PERSISTENT } else { TRANSIENT });
+        let properties = BasicProperties::default().with_delivery_mode(if persistent { PERSISTENT } else { TRANSIENT });
         // With confirms, an unroutable message comes back (basic.return
         // before its ack) and is counted as failed rather than acked and
         // silently lost; without confirms nobody would wait for the return.

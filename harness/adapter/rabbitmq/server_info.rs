@@ -142,7 +142,8 @@ mod tests {
             locales: LongString::from("en_US"),
         };
         let frame = AMQPFrame::Method(0, AMQPClass::Connection(connection::AMQPMethod::Start(start)));
-        gen_frame(&frame)(WriteContext::from(Vec::new())).unwrap().write
+        let bytes = gen_frame(&frame)(WriteContext::from(Vec::new())).unwrap().write;
+        bytes
     }
 
     #[test]
