@@ -7,6 +7,8 @@
 //! groups, readiness loop, log tails in errors, graceful stop, cleanup on
 //! exit and Ctrl-C) is shared.
 
+pub mod activemq;
+pub mod artemis;
 pub mod instance;
 pub mod kafka;
 pub mod manual;
@@ -34,14 +36,16 @@ pub fn kind_for(
     let _ = options;
     match adapter {
         "redis" => Ok(Box::new(redis::RedisKind::new()?)),
+        "artemis" => Ok(Box::new(artemis::ArtemisKind::new()?)),
+        "activemq" => Ok(Box::new(activemq::ActiveMqKind::new()?)),
+        // One broker serves both protocols (the AMQP 1.0 plugin is enabled).
+        "rabbitmq" | "rabbitmq-amqp1" => Ok(Box::new(rabbitmq::RabbitKind::new()?)),
         // The kafka adapter's `local_broker` option picks the software.
         "kafka" => match options.get("local_broker").and_then(|v| v.as_str()) {
             None | Some("tansu") => Ok(Box::new(tansu::TansuKind::new()?)),
             Some("apache-kafka") => Ok(Box::new(kafka::ApacheKafkaKind::new()?)),
             Some(other) => anyhow::bail!("`local_broker` is `tansu` or `apache-kafka`, not `{other}`"),
         },
-        // One broker serves both protocols (the AMQP 1.0 plugin is enabled).
-        "rabbitmq" | "rabbitmq-amqp1" => Ok(Box::new(rabbitmq::RabbitKind::new()?)),
         other => anyhow::bail!(
             "local provisioning of `{other}` is not available in this build: use `provision: live` with an `endpoint:`"
         ),
