@@ -64,6 +64,54 @@ impl Out {
     }
 }
 
+/// A consumer's way to the server: requests answered in turn.
+pub enum Link {
+    Direct(super::direct::Dialog),
+    Multiplexed(MultiplexedConnection),
+}
+
+impl Link {
+    /// `Direct` unless asked otherwise (or the endpoint is not plain TCP).
+    pub async fn open(client: &redis::Client, direct: bool) -> anyhow::Result<Link> {
+        if direct {
+            if let Some(d) = super::direct::Dialog::open(client).await? {
+                return Ok(Link::Direct(d));
+            }
+        }
+        Ok(Link::Multiplexed(connect(client).await?))
+    }
+
+    /// Sends `commands` commands (built by `build`) and returns their
+    /// replies; an error reply fails the request.
+    pub async fn request(
+        &mut self,
+        commands: usize,
+        build: impl Fn(&mut dyn FnMut(&[&[u8]])),
+    ) -> anyhow::Result<Vec<Value>> {
+        match self {
+            Link::Direct(d) => {
+                let mut buf = Vec::new();
+                build(&mut |args| super::direct::encode(&mut buf, args));
+                d.request(&buf, commands).await
+            }
+            Link::Multiplexed(m) => {
+                let mut pipe = redis::Pipeline::with_capacity(commands);
+                build(&mut |args| {
+                    let c = pipe.cmd(std::str::from_utf8(args[0]).unwrap_or("PING"));
+                    for a in &args[1..] {
+                        c.arg(*a);
+                    }
+                });
+                let values = m.send_packed_commands(&pipe, 0, commands).await?;
+                match first_error(&values) {
+                    Some(e) => bail!("{e}"),
+                    None => Ok(values),
+                }
+            }
+        }
+    }
+}
+
 /// A client for `endpoint`, with the password from `REDIS_PASSWORD` when the
 /// URL has none.
 pub fn client(endpoint: &str) -> anyhow::Result<redis::Client> {

@@ -13,7 +13,7 @@
 
 use anyhow::{anyhow, bail, Context};
 use futures::future::BoxFuture;
-use redis::ConnectionAddr;
+use redis::{ConnectionAddr, Value};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -137,20 +137,7 @@ impl Direct {
         let (read, write) = stream.into_split();
         let reader = Reader { half: read, buf: Vec::new(), parsed: 0, errors: VecDeque::new(), broken: None };
         let mut d = Direct { write, reader: Arc::new(tokio::sync::Mutex::new(reader)), sent: 0 };
-        let settings = info.redis_settings();
-        let mut hello = Vec::new();
-        let mut n = 0;
-        if let Some(pw) = settings.password() {
-            match settings.username() {
-                Some(user) => encode(&mut hello, &[b"AUTH", user.as_bytes(), pw.as_bytes()]),
-                None => encode(&mut hello, &[b"AUTH", pw.as_bytes()]),
-            }
-            n += 1;
-        }
-        if settings.db() != 0 {
-            encode(&mut hello, &[b"SELECT", settings.db().to_string().as_bytes()]);
-            n += 1;
-        }
+        let (hello, n) = hello(info.redis_settings());
         if n > 0 {
             let ack = d.send(&hello, n).await?;
             ack.await.map_err(|e| anyhow!("redis refused AUTH/SELECT: {e}"))?;
@@ -184,6 +171,140 @@ impl Direct {
     }
 }
 
+/// Parses the first complete reply of `buf` into a value (error replies
+/// become `Err` text); `None` while incomplete.
+fn parse_value(buf: &[u8]) -> Option<(usize, Result<Value, String>)> {
+    let line_end = buf.windows(2).position(|w| w == b"\r\n")?;
+    let line = &buf[1..line_end];
+    let after = line_end + 2;
+    let text = || String::from_utf8_lossy(line).into_owned();
+    let number = || std::str::from_utf8(line).ok()?.parse::<i64>().ok();
+    Some(match *buf.first()? {
+        b'-' | b'!' => (after, Err(text())),
+        b'+' => (after, Ok(if line == b"OK" { Value::Okay } else { Value::SimpleString(text()) })),
+        b':' => (after, Ok(Value::Int(number()?))),
+        b'_' => (after, Ok(Value::Nil)),
+        b'$' => {
+            let n = number()?;
+            if n < 0 {
+                return Some((after, Ok(Value::Nil)));
+            }
+            let end = after + n as usize;
+            if buf.len() < end + 2 {
+                return None;
+            }
+            (end + 2, Ok(Value::BulkString(buf[after..end].to_vec())))
+        }
+        b'*' => {
+            let n = number()?;
+            if n < 0 {
+                return Some((after, Ok(Value::Nil)));
+            }
+            let mut at = after;
+            let mut items = Vec::with_capacity(n as usize);
+            let mut error = None;
+            for _ in 0..n {
+                let (len, v) = parse_value(&buf[at..])?;
+                at += len;
+                match v {
+                    Ok(v) => items.push(v),
+                    Err(e) => error = error.or(Some(e)),
+                }
+            }
+            (at, error.map_or(Ok(Value::Array(items)), Err))
+        }
+        other => (after, Err(format!("unsupported reply type `{}`", other as char))),
+    })
+}
+
+/// A consumer's own connection: request, then its replies, in turn.
+/// Cancelling a request (the runner stops a consumer mid-read) is safe:
+/// replies still owed are read and dropped before the next request's.
+pub struct Dialog {
+    stream: tokio::net::TcpStream,
+    buf: Vec<u8>,
+    chunk: Vec<u8>,
+    /// Replies written for and not yet read.
+    owed: usize,
+    /// A write was cut short: the stream is out of step.
+    torn: bool,
+}
+
+impl Dialog {
+    /// Plain TCP only, like [`Direct::open`]; `None` otherwise.
+    pub async fn open(client: &redis::Client) -> anyhow::Result<Option<Dialog>> {
+        let info = client.get_connection_info();
+        let ConnectionAddr::Tcp(host, port) = info.addr() else { return Ok(None) };
+        let stream = tokio::net::TcpStream::connect((host.as_str(), *port))
+            .await
+            .with_context(|| format!("connecting to redis at {host}:{port}"))?;
+        stream.set_nodelay(true)?;
+        let mut d = Dialog { stream, buf: Vec::new(), chunk: vec![0; 256 * 1024], owed: 0, torn: false };
+        let (hello, n) = hello(info.redis_settings());
+        if n > 0 {
+            d.request(&hello, n).await.map_err(|e| anyhow!("redis refused AUTH/SELECT: {e:#}"))?;
+        }
+        Ok(Some(d))
+    }
+
+    /// Writes `bytes` (`replies` commands) and returns their replies; the
+    /// first error reply fails the request.
+    pub async fn request(&mut self, bytes: &[u8], replies: usize) -> anyhow::Result<Vec<Value>> {
+        if self.torn {
+            bail!("the redis connection is out of step after an interrupted write");
+        }
+        self.torn = true;
+        self.stream.write_all(bytes).await.context("writing to redis")?;
+        self.torn = false;
+        self.owed += replies;
+        let mut out = Vec::with_capacity(replies);
+        let mut error = None;
+        while self.owed > 0 {
+            let (len, v) = loop {
+                if let Some(r) = parse_value(&self.buf) {
+                    break r;
+                }
+                let n = self.stream.read(&mut self.chunk).await.context("reading from redis")?;
+                if n == 0 {
+                    bail!("redis closed the connection");
+                }
+                self.buf.extend_from_slice(&self.chunk[..n]);
+            };
+            self.buf.drain(..len);
+            let ours = self.owed <= replies;
+            self.owed -= 1;
+            if ours {
+                match v {
+                    Ok(v) => out.push(v),
+                    Err(e) => error = error.or(Some(e)),
+                }
+            }
+        }
+        match error {
+            Some(e) => bail!("{e}"),
+            None => Ok(out),
+        }
+    }
+}
+
+/// AUTH and SELECT as the URL asks, and how many commands that is.
+fn hello(settings: &redis::RedisConnectionInfo) -> (Vec<u8>, usize) {
+    let mut hello = Vec::new();
+    let mut n = 0;
+    if let Some(pw) = settings.password() {
+        match settings.username() {
+            Some(user) => encode(&mut hello, &[b"AUTH", user.as_bytes(), pw.as_bytes()]),
+            None => encode(&mut hello, &[b"AUTH", pw.as_bytes()]),
+        }
+        n += 1;
+    }
+    if settings.db() != 0 {
+        encode(&mut hello, &[b"SELECT", settings.db().to_string().as_bytes()]);
+        n += 1;
+    }
+    (hello, n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,6 +317,15 @@ mod tests {
         assert_eq!(skip_reply(b"-ERR wrong\r\n").unwrap().1.as_deref(), Some("ERR wrong"));
         assert_eq!(skip_reply(b"*2\r\n$1\r\na\r\n:1\r\n"), Some((15, None)));
         assert_eq!(skip_reply(b"*2\r\n$1\r\na\r\n"), None);
+        assert!(parse_value(b"*2\r\n$2\r\nab\r\n*1\r\n:7").is_none());
+        let (n, v) = parse_value(b"*2\r\n$2\r\nab\r\n*1\r\n:7\r\n").unwrap();
+        assert_eq!(n, 20);
+        assert_eq!(
+            v.unwrap(),
+            Value::Array(vec![Value::BulkString(b"ab".to_vec()), Value::Array(vec![Value::Int(7)])])
+        );
+        assert_eq!(parse_value(b"*-1\r\n").unwrap().1.unwrap(), Value::Nil);
+        assert!(parse_value(b"*1\r\n-NOGROUP x\r\n").unwrap().1.is_err());
         let mut b = Vec::new();
         encode(&mut b, &[b"PING"]);
         assert_eq!(b, b"*1\r\n$4\r\nPING\r\n");

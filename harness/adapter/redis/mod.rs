@@ -30,7 +30,7 @@
 //! | `maxlen_exact` | false   | streams: exact trimming (`MAXLEN = n`), slower |
 //! | `read_count` | 1000      | most entries one read returns (`COUNT`) |
 //! | `ack`        | true      | streams: `XACK` what was read (false: `NOACK`, no pending list) |
-//! | `connection` | `direct`  | streams and list producers: `direct` (own socket, see `direct.rs`) or `multiplexed` (redis-rs) |
+//! | `connection` | `direct`  | streams producers and consumers, list producers: `direct` (own socket, see `direct.rs`) or `multiplexed` (redis-rs) |
 //!
 //! Producers pipeline each batch the runner hands them as one write and
 //! return one pending acknowledgement for it, resolved by the server's
@@ -231,7 +231,7 @@ impl Session for RedisSession {
         let stats = self.stats.clone();
         Ok(match self.options.mode {
             Mode::Streams => Box::new(streams::StreamConsumer::new(
-                conn::connect(&self.client).await?,
+                conn::Link::open(&self.client, self.options.connection == Connection::Direct).await?,
                 t,
                 subscription,
                 index,

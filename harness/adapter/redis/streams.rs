@@ -78,11 +78,11 @@ impl Producer for StreamProducer {
 }
 
 pub struct StreamConsumer {
-    connection: MultiplexedConnection,
+    link: conn::Link,
     keys: Vec<String>,
     group: String,
     name: String,
-    count: usize,
+    count: String,
     ack: bool,
     /// Ids read but not yet acknowledged, per stream.
     unacked: Vec<Vec<Vec<u8>>>,
@@ -91,7 +91,7 @@ pub struct StreamConsumer {
 
 impl StreamConsumer {
     pub fn new(
-        connection: MultiplexedConnection,
+        link: conn::Link,
         t: &Topology,
         subscription: u32,
         index: u32,
@@ -100,28 +100,28 @@ impl StreamConsumer {
     ) -> StreamConsumer {
         let keys = partition_keys(&t.topic, t.partitions);
         StreamConsumer {
-            connection,
+            link,
             unacked: vec![Vec::new(); keys.len()],
             keys,
             group: t.subscriptions[subscription as usize].clone(),
             name: format!("c{index}"),
-            count: o.read_count,
+            count: o.read_count.to_string(),
             ack: o.ack,
             stats,
         }
     }
 
-    /// Appends XACK commands for what was read; returns how many.
-    fn push_acks(&mut self, pipe: &mut redis::Pipeline) -> usize {
-        let mut n = 0;
+    /// The XACK commands for what was read (taken), as argument lists.
+    fn take_acks(&mut self) -> Vec<Vec<Vec<u8>>> {
+        let mut out = Vec::new();
         for (key, ids) in self.keys.iter().zip(self.unacked.iter_mut()) {
             if !ids.is_empty() {
-                pipe.cmd("XACK").arg(key).arg(&self.group).arg(&*ids);
-                ids.clear();
-                n += 1;
+                let mut args = vec![b"XACK".to_vec(), key.as_bytes().to_vec(), self.group.as_bytes().to_vec()];
+                args.append(ids);
+                out.push(args);
             }
         }
-        n
+        out
     }
 }
 
@@ -129,28 +129,32 @@ impl StreamConsumer {
 impl Consumer for StreamConsumer {
     async fn recv(&mut self, out: &mut Vec<Delivery>) -> anyhow::Result<()> {
         loop {
-            let mut pipe = redis::pipe();
-            let acks = self.push_acks(&mut pipe);
-            let read = pipe
-                .cmd("XREADGROUP")
-                .arg("GROUP")
-                .arg(&self.group)
-                .arg(&self.name)
-                .arg("COUNT")
-                .arg(self.count)
-                .arg("BLOCK")
-                .arg(BLOCK_MS);
+            let acks = self.take_acks();
+            let block = BLOCK_MS.to_string();
+            let mut read: Vec<&[u8]> = vec![
+                b"XREADGROUP",
+                b"GROUP",
+                self.group.as_bytes(),
+                self.name.as_bytes(),
+                b"COUNT",
+                self.count.as_bytes(),
+                b"BLOCK",
+                block.as_bytes(),
+            ];
             if !self.ack {
-                read.arg("NOACK");
+                read.push(b"NOACK");
             }
-            read.arg("STREAMS").arg(&self.keys);
-            for _ in &self.keys {
-                pipe.arg(">");
-            }
-            let mut values = conn::submit(&self.connection, pipe, acks + 1).await.await.context("XREADGROUP")?;
-            if let Some(e) = conn::first_error(&values) {
-                bail!("XREADGROUP/XACK: {e}");
-            }
+            read.push(b"STREAMS");
+            read.extend(self.keys.iter().map(|k| k.as_bytes()));
+            read.extend(self.keys.iter().map(|_| b">".as_slice()));
+            let build = |cmd: &mut dyn FnMut(&[&[u8]])| {
+                for a in &acks {
+                    let args: Vec<&[u8]> = a.iter().map(|x| x.as_slice()).collect();
+                    cmd(&args);
+                }
+                cmd(&read);
+            };
+            let mut values = self.link.request(acks.len() + 1, build).await.context("XREADGROUP/XACK")?;
             self.stats.reads.fetch_add(1, Ordering::Relaxed);
             let before = out.len();
             if let Some(reply) = values.pop() {
@@ -164,10 +168,15 @@ impl Consumer for StreamConsumer {
     }
 
     async fn close(mut self: Box<Self>) -> anyhow::Result<()> {
-        let mut pipe = redis::pipe();
-        let n = self.push_acks(&mut pipe);
-        if n > 0 {
-            conn::submit(&self.connection, pipe, n).await.await.context("XACK")?;
+        let acks = self.take_acks();
+        if !acks.is_empty() {
+            let build = |cmd: &mut dyn FnMut(&[&[u8]])| {
+                for a in &acks {
+                    let args: Vec<&[u8]> = a.iter().map(|x| x.as_slice()).collect();
+                    cmd(&args);
+                }
+            };
+            self.link.request(acks.len(), build).await.context("XACK")?;
         }
         Ok(())
     }
