@@ -11,7 +11,7 @@
 //! | `reorder`     | 0       | fraction delivered after the producer's next message     |
 //! | `stall_every` | none    | period of broker stalls (e.g. `1s`)                       |
 //! | `stall_for`   | none    | length of each stall (e.g. `200ms`): sends are not acknowledged, nor delivered, until it ends |
-//! | `queue`       | 1024    | batches buffered per consumer before senders wait (backpressure) |
+//! | `queue`       | 64 MiB of payload, at most 65,536 | messages buffered per consumer before senders wait (backpressure) |
 //!
 //! Faults are deterministic: a fraction `f` selects exactly
 //! `floor((n + 1) f) - floor(n f)` messages at each sequence number `n` of
@@ -27,7 +27,7 @@ use serde::Deserialize;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
 
 pub struct LoopbackDriver;
@@ -45,12 +45,14 @@ struct Options {
     stall_every: Option<Duration>,
     #[serde(default, with = "span_opt")]
     stall_for: Option<Duration>,
-    #[serde(default = "default_queue")]
-    queue: usize,
+    #[serde(default)]
+    queue: Option<usize>,
 }
 
-fn default_queue() -> usize {
-    1024
+/// Messages a consumer's queue holds by default: bounded by bytes as well,
+/// so that 100 KB bodies cannot fill the machine's memory.
+fn default_queue(payload_bytes: u64) -> usize {
+    ((64u64 << 20) / payload_bytes.max(1)).clamp(1024, 65_536) as usize
 }
 
 mod span_opt {
@@ -74,7 +76,7 @@ impl Options {
             (Some(_), None) | (None, Some(_)) => {
                 Err("`stall_every` and `stall_for` go together: give both or neither".into())
             }
-            _ if self.queue == 0 => Err("`queue` must be at least 1".into()),
+            _ if self.queue == Some(0) => Err("`queue` must be at least 1".into()),
             _ => Ok(()),
         }
     }
@@ -113,10 +115,28 @@ struct Tallies {
 
 type Batch = Vec<Delivery>;
 
+/// The sending end of one consumer's queue: batches travel on an unbounded
+/// channel and the bound is in messages, held by a semaphore whose permits
+/// the consumer returns as it takes them.
+#[derive(Clone)]
+struct QueueTx {
+    tx: mpsc::UnboundedSender<Batch>,
+    room: Arc<Semaphore>,
+    capacity: usize,
+}
+
+impl QueueTx {
+    async fn send(&self, batch: Batch) -> anyhow::Result<()> {
+        let n = batch.len().min(self.capacity) as u32;
+        self.room.acquire_many(n).await.map_err(|_| anyhow::anyhow!("loopback: consumer gone"))?.forget();
+        self.tx.send(batch).map_err(|_| anyhow::anyhow!("loopback: consumer gone"))
+    }
+}
+
 struct Wiring {
     /// Per subscription, per consumer.
-    senders: Vec<Vec<mpsc::Sender<Batch>>>,
-    receivers: Vec<Vec<Option<mpsc::Receiver<Batch>>>>,
+    senders: Vec<Vec<QueueTx>>,
+    receivers: Vec<Vec<Option<LoopbackConsumer>>>,
 }
 
 struct LoopbackSession {
@@ -148,10 +168,12 @@ impl Session for LoopbackSession {
         let mut receivers = Vec::new();
         for _ in &t.subscriptions {
             let (mut s, mut r) = (Vec::new(), Vec::new());
+            let capacity = self.options.queue.unwrap_or_else(|| default_queue(t.payload_bytes));
             for _ in 0..t.consumers {
-                let (tx, rx) = mpsc::channel(self.options.queue);
-                s.push(tx);
-                r.push(Some(rx));
+                let (tx, rx) = mpsc::unbounded_channel();
+                let room = Arc::new(Semaphore::new(capacity));
+                s.push(QueueTx { tx, room: room.clone(), capacity });
+                r.push(Some(LoopbackConsumer { rx, room, capacity }));
             }
             senders.push(s);
             receivers.push(r);
@@ -180,10 +202,10 @@ impl Session for LoopbackSession {
     async fn consumer(&self, _t: &Topology, subscription: u32, index: u32) -> anyhow::Result<Box<dyn Consumer>> {
         let mut guard = self.wiring.lock().unwrap();
         let wiring = guard.as_mut().ok_or_else(|| anyhow::anyhow!("loopback: prepare was not called"))?;
-        let rx = wiring.receivers[subscription as usize][index as usize]
+        let consumer = wiring.receivers[subscription as usize][index as usize]
             .take()
             .ok_or_else(|| anyhow::anyhow!("loopback: consumer {subscription}/{index} taken twice"))?;
-        Ok(Box::new(LoopbackConsumer { rx }))
+        Ok(Box::new(consumer))
     }
 
     async fn cleanup(&self, _t: &Topology) -> anyhow::Result<()> {
@@ -202,7 +224,7 @@ impl Session for LoopbackSession {
 }
 
 struct ProducerShared {
-    senders: Vec<Vec<mpsc::Sender<Batch>>>,
+    senders: Vec<Vec<QueueTx>>,
     /// Batches taken during a stall, delivered in order when it ends.
     stalled: tokio::sync::Mutex<Vec<(usize, Batch)>>,
 }
@@ -216,7 +238,7 @@ impl ProducerShared {
         for (i, sub) in self.senders.iter().enumerate() {
             let target = &sub[consumer % sub.len()];
             let copy = if i == last { batch.take().unwrap_or_default() } else { batch.clone().unwrap_or_default() };
-            target.send(copy).await.map_err(|_| anyhow::anyhow!("loopback: consumer gone"))?;
+            target.send(copy).await?;
         }
         Ok(())
     }
@@ -313,7 +335,16 @@ impl Producer for LoopbackProducer {
 }
 
 struct LoopbackConsumer {
-    rx: mpsc::Receiver<Batch>,
+    rx: mpsc::UnboundedReceiver<Batch>,
+    room: Arc<Semaphore>,
+    capacity: usize,
+}
+
+impl LoopbackConsumer {
+    fn take(&self, out: &mut Vec<Delivery>, batch: Batch) {
+        self.room.add_permits(batch.len().min(self.capacity));
+        out.extend(batch);
+    }
 }
 
 #[async_trait]
@@ -321,9 +352,9 @@ impl Consumer for LoopbackConsumer {
     async fn recv(&mut self, out: &mut Vec<Delivery>) -> anyhow::Result<()> {
         match self.rx.recv().await {
             Some(batch) => {
-                out.extend(batch);
+                self.take(out, batch);
                 while let Ok(more) = self.rx.try_recv() {
-                    out.extend(more);
+                    self.take(out, more);
                     if out.len() >= 4096 {
                         break;
                     }

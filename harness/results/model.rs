@@ -128,7 +128,8 @@ pub struct Throughput {
     /// own clock: the achieved send rate, to compare with the target.
     #[serde(default)]
     pub send_msgs_per_s: f64,
-    /// Deliveries received during the window (all subscriptions), per second.
+    /// Measured messages received while the window was open (all
+    /// subscriptions), per second: warm-up backlog does not count.
     pub consume_msgs_per_s: f64,
     pub consume_bytes_per_s: f64,
 }

@@ -36,6 +36,9 @@ pub struct RunOptions {
     pub shard: Option<crate::results::Shard>,
 }
 
+/// The broker of the points being run, or why it did not start.
+type BrokerState = Result<Box<dyn RunningBroker>, String>;
+
 pub struct RunOutcome {
     pub dir: PathBuf,
     pub results: ResultsFile,
@@ -116,7 +119,7 @@ pub async fn run_loaded(scenario: Scenario, opts: RunOptions, cancel: Cancellati
     emit(&mut outputs, &Event::RunStarted { points: scenario.points.len(), dir: &dir })?;
 
     let total = scenario.points.len();
-    let mut broker: Option<(String, Result<Box<dyn RunningBroker>, String>)> = None;
+    let mut broker: Option<(String, BrokerState)> = None;
     let mut interrupted = false;
     for (index, point) in scenario.points.iter().enumerate() {
         if cancel.is_cancelled() {

@@ -57,9 +57,12 @@ pub fn yaml_to_json(v: &serde_yaml::Value) -> Result<serde_json::Value, String> 
     serde_json::to_value(v).map_err(|e| format!("option value cannot be represented: {e}"))
 }
 
+/// One option's value in a combination, and whether the file sweeps it.
+pub type OptionValue = (String, serde_json::Value, bool);
+
 /// Every option combination of a broker, in key order.
-pub fn option_combinations(spec: &BrokerSpec) -> Result<Vec<Vec<(String, serde_json::Value, bool)>>, (String, String)> {
-    let mut combos: Vec<Vec<(String, serde_json::Value, bool)>> = vec![Vec::new()];
+pub fn option_combinations(spec: &BrokerSpec) -> Result<Vec<Vec<OptionValue>>, (String, String)> {
+    let mut combos: Vec<Vec<OptionValue>> = vec![Vec::new()];
     for (key, value) in &spec.options {
         let values = value.values();
         let swept = values.len() > 1;
