@@ -29,7 +29,8 @@ fn cartesian_product_with_stable_ids() {
 
 #[test]
 fn unswept_knobs_stay_out_of_ids_and_defaults_apply() {
-    let s = load("workload:\n  payload: 100B\n  rate: 5000msgps\n  consumers: 2\nbrokers:\n  - name: loopback\n").unwrap();
+    let s =
+        load("workload:\n  payload: 100B\n  rate: 5000msgps\n  consumers: 2\nbrokers:\n  - name: loopback\n").unwrap();
     assert_eq!(s.points.len(), 1);
     let p = &s.points[0];
     assert_eq!(p.id, "loopback/payload=100/rate=5000msgps");
@@ -57,7 +58,11 @@ fn broker_workload_overrides_and_repeats() {
 #[test]
 fn command_line_overrides() {
     let text = "workload:\n  payload: 1KB\nbrokers:\n  - name: loopback\n";
-    let o = Overrides { set: vec!["rate=[max, 2MBps]".into(), "loopback.drop=0.5".into()], quick: true, ..Default::default() };
+    let o = Overrides {
+        set: vec!["rate=[max, 2MBps]".into(), "loopback.drop=0.5".into()],
+        quick: true,
+        ..Default::default()
+    };
     let s = parse(Path::new("x.yaml"), text, &o).unwrap();
     assert_eq!(s.points.len(), 2);
     assert!(s.points[0].params.rate.is_max());
