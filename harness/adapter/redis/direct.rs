@@ -117,6 +117,18 @@ impl Reader {
     }
 }
 
+/// A plain TCP socket to the client's endpoint with Nagle off; `None` for
+/// TLS or Unix-socket endpoints, which keep the redis crate's connection.
+async fn connect_tcp(client: &redis::Client) -> anyhow::Result<Option<tokio::net::TcpStream>> {
+    let info = client.get_connection_info();
+    let ConnectionAddr::Tcp(host, port) = info.addr() else { return Ok(None) };
+    let stream = tokio::net::TcpStream::connect((host.as_str(), *port))
+        .await
+        .with_context(|| format!("connecting to redis at {host}:{port}"))?;
+    stream.set_nodelay(true)?;
+    Ok(Some(stream))
+}
+
 pub struct Direct {
     write: OwnedWriteHalf,
     reader: Arc<tokio::sync::Mutex<Reader>>,
@@ -128,16 +140,11 @@ impl Direct {
     /// Opens a plain TCP connection (with AUTH and SELECT as the URL says);
     /// `None` for TLS or Unix-socket endpoints.
     pub async fn open(client: &redis::Client) -> anyhow::Result<Option<Direct>> {
-        let info = client.get_connection_info();
-        let ConnectionAddr::Tcp(host, port) = info.addr() else { return Ok(None) };
-        let stream = tokio::net::TcpStream::connect((host.as_str(), *port))
-            .await
-            .with_context(|| format!("connecting to redis at {host}:{port}"))?;
-        stream.set_nodelay(true)?;
+        let Some(stream) = connect_tcp(client).await? else { return Ok(None) };
         let (read, write) = stream.into_split();
         let reader = Reader { half: read, buf: Vec::new(), parsed: 0, errors: VecDeque::new(), broken: None };
         let mut d = Direct { write, reader: Arc::new(tokio::sync::Mutex::new(reader)), sent: 0 };
-        let (hello, n) = hello(info.redis_settings());
+        let (hello, n) = hello(client.get_connection_info().redis_settings());
         if n > 0 {
             let ack = d.send(&hello, n).await?;
             ack.await.map_err(|e| anyhow!("redis refused AUTH/SELECT: {e}"))?;
@@ -233,14 +240,9 @@ pub struct Dialog {
 impl Dialog {
     /// Plain TCP only, like [`Direct::open`]; `None` otherwise.
     pub async fn open(client: &redis::Client) -> anyhow::Result<Option<Dialog>> {
-        let info = client.get_connection_info();
-        let ConnectionAddr::Tcp(host, port) = info.addr() else { return Ok(None) };
-        let stream = tokio::net::TcpStream::connect((host.as_str(), *port))
-            .await
-            .with_context(|| format!("connecting to redis at {host}:{port}"))?;
-        stream.set_nodelay(true)?;
+        let Some(stream) = connect_tcp(client).await? else { return Ok(None) };
         let mut d = Dialog { stream, buf: Vec::new(), chunk: vec![0; 256 * 1024], owed: 0, torn: false };
-        let (hello, n) = hello(info.redis_settings());
+        let (hello, n) = hello(client.get_connection_info().redis_settings());
         if n > 0 {
             d.request(&hello, n).await.map_err(|e| anyhow!("redis refused AUTH/SELECT: {e:#}"))?;
         }
