@@ -1,6 +1,7 @@
 //! The command line: clap parses once into validated options; nothing later
 //! sees raw arguments. Errors print as `Error: ...` and exit 1; an
-//! interrupted run exits 130 after writing what it measured.
+//! interrupted run exits 128 + the signal (130 for Ctrl-C, 143 for SIGTERM)
+//! after writing what it measured.
 
 use crate::run::{self, RunOptions};
 use crate::scenario::{self, Overrides};
@@ -44,6 +45,9 @@ pub enum Command {
         /// Run worker I of N load generators (its share of producers and consumers, on its own topic); combine with `mqbench merge`.
         #[arg(long, value_name = "I/N", value_parser = crate::run::shard::parse)]
         shard: Option<crate::results::Shard>,
+        /// Worker threads of the harness's async runtime (default: one per CPU). On a host shared with the broker, 1 leaves the broker more CPU and costs fewer thread wake-ups per message.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+        threads: Option<u16>,
     },
     /// Write report.html and report.md (with charts) from stored results.
     Report(crate::report::commands::ReportArgs),
@@ -91,13 +95,19 @@ pub fn main(args: Vec<OsString>) -> i32 {
     code
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+/// The async runtime; `threads` workers, or tokio's default (one per CPU,
+/// or `TOKIO_WORKER_THREADS`).
+fn runtime(threads: Option<u16>) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = threads {
+        builder.worker_threads(n as usize);
+    }
+    Ok(builder.enable_all().build()?)
 }
 
 fn execute(cli: Cli, args: Vec<OsString>) -> anyhow::Result<i32> {
     match cli.command {
-        Command::Run { scenario, out, brokers, set, quick, no_progress, shard } => {
+        Command::Run { scenario, out, brokers, set, quick, no_progress, shard, threads } => {
             let opts = RunOptions {
                 scenario,
                 out,
@@ -106,11 +116,11 @@ fn execute(cli: Cli, args: Vec<OsString>) -> anyhow::Result<i32> {
                 command: args.iter().map(|a| a.to_string_lossy().into_owned()).collect(),
                 shard,
             };
-            let outcome = runtime()?.block_on(run::run(opts))?;
+            let outcome = runtime(threads)?.block_on(run::run(opts))?;
             crate::report::commands::after_run(&outcome.dir);
-            Ok(if outcome.interrupted { 130 } else { 0 })
+            Ok(if outcome.interrupted { run::stop_signal::exit_code() } else { 0 })
         }
-        Command::Brokers { action } => runtime()?.block_on(crate::provision::local::manual::execute(action)),
+        Command::Brokers { action } => runtime(None)?.block_on(crate::provision::local::manual::execute(action)),
         Command::Report(a) => crate::report::commands::report(a),
         Command::Compare(a) => crate::report::commands::compare(a),
         Command::Merge(a) => crate::report::commands::merge(a, &args),

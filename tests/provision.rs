@@ -1,7 +1,7 @@
 //! Local provisioning: readiness that trusts only the probe, errors that
 //! quote the log, restarts before a point, `brokers up/down`, and no
 //! broker process outliving `mqbench run` however it ends (normally, with
-//! a failed point, by SIGINT).
+//! a failed point, by SIGINT and by SIGTERM).
 
 use async_trait::async_trait;
 use mqbench::provision::local::redis::RedisKind;
@@ -161,6 +161,19 @@ fn no_redis_server_outlives_a_normal_run_or_a_failed_point() {
 #[cfg(feature = "redis")]
 #[test]
 fn sigint_stops_the_run_and_its_brokers_and_exits_130() {
+    signal_stops_the_run_and_its_brokers(libc::SIGINT, 130);
+}
+
+#[cfg(feature = "redis")]
+#[test]
+fn sigterm_stops_the_run_and_its_brokers_and_exits_143() {
+    signal_stops_the_run_and_its_brokers(libc::SIGTERM, 143);
+}
+
+/// Sends `sig` to `mqbench run` in the middle of a point: it must exit with
+/// `code`, keep its results, and leave no redis-server nor its directory.
+#[cfg(feature = "redis")]
+fn signal_stops_the_run_and_its_brokers(sig: i32, code: i32) {
     let tmp = tempfile::tempdir().unwrap();
     let s = write_scenario(
         tmp.path(),
@@ -185,23 +198,32 @@ fn sigint_stops_the_run_and_its_brokers_and_exits_130() {
     assert!(!servers.is_empty(), "redis-server never started");
     std::thread::sleep(Duration::from_millis(1500));
     // SAFETY: kill has no memory preconditions.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    unsafe { libc::kill(child.id() as i32, sig) };
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(Instant::now() < deadline, "mqbench did not exit after SIGINT");
+        assert!(Instant::now() < deadline, "mqbench did not exit after signal {sig}");
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut err = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
-    assert_eq!(status.code(), Some(130), "{err}");
-    assert!(tmp.path().join("r/results.json").exists());
+    assert_eq!(status.code(), Some(code), "{err}");
+    let text = std::fs::read_to_string(tmp.path().join("r/results.json")).unwrap();
+    let results: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let error = results["points"][0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("interrupted"), "{error}");
     for pid in servers {
         assert!(!alive(pid), "redis-server {pid} outlived mqbench");
     }
     assert!(redis_servers_under(tmp.path()).is_empty());
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("mqbench-redis"))
+        .collect();
+    assert!(left.is_empty(), "broker directories left behind: {left:?}");
 }
 
 #[test]

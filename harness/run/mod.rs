@@ -11,6 +11,7 @@ pub mod point;
 pub mod producer;
 pub mod resources;
 pub mod shard;
+pub mod stop_signal;
 
 use crate::provision::{self, RunningBroker};
 use crate::results::{env, ResultsFile, ResultsWriter, RunInfo, SCHEMA_VERSION};
@@ -42,11 +43,11 @@ type BrokerState = Result<Box<dyn RunningBroker>, String>;
 pub struct RunOutcome {
     pub dir: PathBuf,
     pub results: ResultsFile,
-    /// True when Ctrl-C stopped the run early.
+    /// True when a signal (Ctrl-C, SIGTERM, SIGHUP) stopped the run early.
     pub interrupted: bool,
 }
 
-/// Runs a scenario file to the end (or to Ctrl-C), writing results as it
+/// Runs a scenario file to the end (or to Ctrl-C, SIGTERM or SIGHUP), writing results as it
 /// goes. Broker failures become failed points; only bad input and an
 /// unwritable results directory are errors.
 pub async fn run(opts: RunOptions) -> anyhow::Result<RunOutcome> {
@@ -54,9 +55,8 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<RunOutcome> {
     let cancel = CancellationToken::new();
     let c = cancel.clone();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            c.cancel();
-        }
+        stop_signal::stop_requested().await;
+        c.cancel();
     });
     run_loaded(scenario, opts, cancel).await
 }

@@ -270,7 +270,7 @@ async fn measure(
         consumer_reports.push(h.await.map_err(|e| anyhow!("consumer task failed: {e}"))?);
     }
     if interrupted {
-        anyhow::bail!("interrupted (Ctrl-C) while the point was running");
+        anyhow::bail!("interrupted ({}) while the point was running", super::stop_signal::describe());
     }
     let received_total: u64 = consumer_reports.iter().map(|c| c.end_to_end.count()).sum();
     let mut result = assemble(point, session, producer_reports, consumer_reports, lead_s);
