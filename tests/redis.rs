@@ -76,6 +76,27 @@ async fn streams_with_maxlen_and_noack() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_produce_only_point_counts_acked_messages_and_consumes_nothing() {
+    // `subscriptions: 0`, as in the README's comparison with redis-benchmark.
+    let r = run_yaml(&scenario("  rate: 4000msgps\n  subscriptions: 0\n", "      mode: streams\n")).await;
+    let p = &r.points[0];
+    assert_eq!(p.status, Status::Ok, "{:?}", p.error);
+    assert_eq!(p.counts.sent, 8_000);
+    assert_eq!(p.counts.acked, p.counts.sent);
+    assert_eq!((p.counts.received, p.counts.lost), (0, 0));
+    assert_eq!(p.latency_us.publish.count, p.counts.acked);
+    assert!(p.warnings.iter().any(|w| w.contains("produce-only")), "{:?}", p.warnings);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_mode_refuses_a_produce_only_point() {
+    let r = run_yaml(&scenario("  rate: 1000msgps\n  subscriptions: 0\n", "      mode: list\n")).await;
+    let p = &r.points[0];
+    assert_eq!(p.status, Status::Failed);
+    assert!(p.error.as_deref().unwrap_or_default().contains("at least one subscription"), "{:?}", p.error);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pubsub_delivers_every_message_to_every_subscription() {
     let r =
         run_yaml(&scenario("  rate: 5000msgps\n  subscriptions: 2\n  partitions: 2\n", "      mode: pubsub\n")).await;

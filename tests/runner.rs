@@ -113,6 +113,23 @@ async fn fan_out_delivers_every_message_to_every_subscription() {
     assert!(p.by_subscription.iter().all(|s| s.received == 5000 && s.lost == 0));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_produce_only_point_counts_sends_and_acks_and_nothing_as_lost() {
+    let r = run_yaml(
+        "workload:\n  payload: 100B\n  rate: 5000msgps\n  subscriptions: 0\n  warmup: 200ms\n  duration: 2s\n  drain: 1s\nbrokers:\n  - name: loopback\n",
+    )
+    .await;
+    let p = only_point(&r);
+    assert_eq!(p.counts.sent, 10_000);
+    assert_eq!(p.counts.acked, 10_000);
+    assert_eq!((p.counts.received, p.counts.lost, p.counts.duplicated), (0, 0, 0));
+    assert_eq!(p.latency_us.end_to_end.count, 0);
+    assert_eq!(p.throughput.consume_msgs_per_s, 0.0);
+    assert!(p.by_subscription.is_empty(), "{:?}", p.by_subscription);
+    assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+    assert!(p.warnings[0].contains("produce-only"), "{:?}", p.warnings);
+}
+
 #[test]
 fn mqbench_run_quick_writes_complete_results() {
     let dir = tempfile::tempdir().unwrap();

@@ -359,7 +359,9 @@ fn assemble(
             warnings.push(format!("{n} messages {name}"));
         }
     }
-    if c.acked > 0 && c.received == 0 {
+    if point.params.subscriptions == 0 {
+        warnings.push("produce-only point (subscriptions: 0): nothing is consumed, no end-to-end latency".into());
+    } else if c.acked > 0 && c.received == 0 {
         warnings.push("nothing was received".into());
     }
     PointResult {

@@ -253,7 +253,8 @@ fn check_workload(ctx: &Ctx, broker: usize, own_payload: &bool, w: &WorkloadSpec
         Ok(())
     };
     positive("producers", w.producers.as_ref())?;
-    positive("subscriptions", w.subscriptions.as_ref())?;
+    // `subscriptions: 0` is allowed: a produce-only point (no consumers,
+    // nothing to deliver), for comparing with write-only tools.
     positive("consumers", w.consumers.as_ref())?;
     positive("partitions", w.partitions.as_ref())?;
     positive("in_flight", w.in_flight.as_ref())?;

@@ -127,6 +127,10 @@ impl Session for RabbitSession {
         if t.partitions > 1 {
             anyhow::bail!("rabbitmq has no partitions: set `partitions: 1` for this broker (got {})", t.partitions);
         }
+        if t.subscriptions.is_empty() && self.options.confirms {
+            // With no queue bound, every mandatory publish comes back.
+            anyhow::bail!("rabbitmq with `subscriptions: 0` has no queue to route to: use `confirms: false` for a produce-only point");
+        }
         let o = &self.options;
         let ch = self.connection.create_channel().await?;
         let kind = match o.exchange {

@@ -19,21 +19,39 @@ use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
-/// Appends one command in RESP to `buf`.
+/// Appends one command in RESP to `buf`. Hot: called once per message, so
+/// lengths are formatted with `itoa` rather than through `fmt`.
 pub fn encode(buf: &mut Vec<u8>, args: &[&[u8]]) {
-    use std::io::Write;
-    let _ = write!(buf, "*{}\r\n", args.len());
+    let mut n = itoa::Buffer::new();
+    buf.push(b'*');
+    buf.extend_from_slice(n.format(args.len()).as_bytes());
+    buf.extend_from_slice(b"\r\n");
     for a in args {
-        let _ = write!(buf, "${}\r\n", a.len());
+        buf.push(b'$');
+        buf.extend_from_slice(n.format(a.len()).as_bytes());
+        buf.extend_from_slice(b"\r\n");
         buf.extend_from_slice(a);
         buf.extend_from_slice(b"\r\n");
     }
 }
 
+/// Position of the first CRLF in `buf`.
+fn line_end(buf: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = buf[from..].iter().position(|&b| b == b'\r') {
+        let at = from + i;
+        if buf.get(at + 1) == Some(&b'\n') {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
 /// Length of the first complete reply in `buf` and its error text, if it
 /// is an error; `None` while incomplete.
 fn skip_reply(buf: &[u8]) -> Option<(usize, Option<String>)> {
-    let line_end = buf.windows(2).position(|w| w == b"\r\n")?;
+    let line_end = line_end(buf)?;
     let line = &buf[1..line_end];
     let after = line_end + 2;
     let number = || std::str::from_utf8(line).ok()?.parse::<i64>().ok();
@@ -63,6 +81,9 @@ fn skip_reply(buf: &[u8]) -> Option<(usize, Option<String>)> {
     }
 }
 
+/// Free space made in a reader's buffer before each socket read.
+const READ_CHUNK: usize = 64 * 1024;
+
 struct Reader {
     half: OwnedReadHalf,
     buf: Vec<u8>,
@@ -77,7 +98,6 @@ struct Reader {
 impl Reader {
     /// Reads until reply `end` (exclusive) has been parsed.
     async fn until(&mut self, end: u64) -> Result<(), String> {
-        let mut chunk = vec![0u8; 64 * 1024];
         while self.parsed < end {
             if let Some(e) = &self.broken {
                 return Err(e.clone());
@@ -94,9 +114,11 @@ impl Reader {
             if self.parsed >= end {
                 break;
             }
-            match self.half.read(&mut chunk).await {
+            // Read straight into the buffer's spare capacity.
+            self.buf.reserve(READ_CHUNK);
+            match self.half.read_buf(&mut self.buf).await {
                 Ok(0) => self.broken = Some("redis closed the connection".into()),
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Ok(_) => {}
                 Err(e) => self.broken = Some(format!("redis connection: {e}")),
             }
         }
@@ -181,7 +203,7 @@ impl Direct {
 /// Parses the first complete reply of `buf` into a value (error replies
 /// become `Err` text); `None` while incomplete.
 fn parse_value(buf: &[u8]) -> Option<(usize, Result<Value, String>)> {
-    let line_end = buf.windows(2).position(|w| w == b"\r\n")?;
+    let line_end = line_end(buf)?;
     let line = &buf[1..line_end];
     let after = line_end + 2;
     let text = || String::from_utf8_lossy(line).into_owned();
@@ -331,5 +353,14 @@ mod tests {
         let mut b = Vec::new();
         encode(&mut b, &[b"PING"]);
         assert_eq!(b, b"*1\r\n$4\r\nPING\r\n");
+        let body = vec![b'\r'; 1234];
+        encode(&mut b, &[b"XADD", b"s-0", b"*", b"p", &body]);
+        let mut want = b"*1\r\n$4\r\nPING\r\n*5\r\n$4\r\nXADD\r\n$3\r\ns-0\r\n$1\r\n*\r\n$1\r\np\r\n$1234\r\n".to_vec();
+        want.extend_from_slice(&body);
+        want.extend_from_slice(b"\r\n");
+        assert_eq!(b, want);
+        // A bare CR inside a line does not end it.
+        assert_eq!(skip_reply(b"+a\rb\r\n"), Some((6, None)));
+        assert_eq!(skip_reply(b"+a\r"), None);
     }
 }

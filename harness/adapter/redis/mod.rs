@@ -204,6 +204,11 @@ impl Session for RedisSession {
         match self.options.mode {
             Mode::Streams => streams::prepare(&mut admin, t).await,
             Mode::Pubsub => pubsub::prepare(t),
+            // Each subscription has its own lists: with none there is
+            // nowhere to push.
+            Mode::List if t.subscriptions.is_empty() => {
+                anyhow::bail!("redis list mode needs at least one subscription (its lists are per subscription)")
+            }
             Mode::List => Ok(()),
         }
     }

@@ -19,8 +19,12 @@ const FIELD: &str = "p";
 /// How long one XREADGROUP blocks on an empty stream (ms).
 const BLOCK_MS: u64 = 1000;
 
-/// Creates every stream with one consumer group per subscription.
+/// Creates every stream with one consumer group per subscription (none
+/// for a produce-only point: XADD creates the streams).
 pub async fn prepare(admin: &mut MultiplexedConnection, t: &Topology) -> anyhow::Result<()> {
+    if t.subscriptions.is_empty() {
+        return Ok(());
+    }
     let mut pipe = redis::pipe();
     for key in partition_keys(&t.topic, t.partitions) {
         for group in &t.subscriptions {
