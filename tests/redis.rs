@@ -174,3 +174,88 @@ async fn the_multiplexed_connection_keeps_order_too() {
         assert_eq!(p.params.options["connection"], "multiplexed");
     }
 }
+
+/// A redis-server serving TLS only, with a certificate for 127.0.0.1 signed
+/// by a CA made for this test; killed on drop.
+struct TlsRedis {
+    child: std::process::Child,
+    port: u16,
+    ca_file: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl TlsRedis {
+    fn start() -> TlsRedis {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
+        let dir = tempfile::tempdir().unwrap();
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        params.subject_alt_names.push(SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
+        let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+        let write = |name: &str, text: String| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        let ca_file = write("ca.pem", ca.pem());
+        let cert_file = write("server.pem", cert.pem());
+        let key_file = write("server.key", key.serialize_pem());
+        let port = portpicker::pick_unused_port().expect("a free port");
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", "0", "--bind", "127.0.0.1", "--tls-port", &port.to_string()])
+            .arg("--tls-cert-file")
+            .arg(&cert_file)
+            .arg("--tls-key-file")
+            .arg(&key_file)
+            .arg("--tls-ca-cert-file")
+            .arg(&ca_file)
+            .args(["--tls-auth-clients", "no", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server (docker/install-brokers.sh installs it)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "redis-server with TLS did not listen on {port}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        TlsRedis { child, port, ca_file, _dir: dir }
+    }
+
+    fn scenario(&self, options: &str) -> String {
+        format!(
+            "workload:\n  payload: 100B\n  rate: 2000msgps\n  warmup: 300ms\n  duration: 2s\n  drain: 3s\nbrokers:\n  - name: redis\n    provision: live\n    endpoint: rediss://127.0.0.1:{}\n    options:\n      mode: streams\n{options}",
+            self.port
+        )
+    }
+}
+
+impl Drop for TlsRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_with_the_servers_ca_delivers_every_message() {
+    let server = TlsRedis::start();
+    let r = run_yaml(&server.scenario(&format!("      tls_ca_file: {}\n", server.ca_file.display()))).await;
+    assert_complete(&r.points[0], 1);
+    assert_eq!(r.points[0].counts.sent, 4_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_refuses_a_certificate_from_an_unknown_ca() {
+    let server = TlsRedis::start();
+    let r = run_yaml(&server.scenario("")).await;
+    let p = &r.points[0];
+    assert_eq!(p.status, Status::Failed);
+    let error = p.error.as_deref().unwrap_or_default().to_lowercase();
+    assert!(error.contains("certificate") || error.contains("issuer"), "{error}");
+}

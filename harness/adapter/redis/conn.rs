@@ -113,8 +113,9 @@ impl Link {
 }
 
 /// A client for `endpoint`, with the password from `REDIS_PASSWORD` when the
-/// URL has none.
-pub fn client(endpoint: &str) -> anyhow::Result<redis::Client> {
+/// URL has none. `rediss://` is TLS (rustls): the server's certificate is
+/// checked against `tls_ca` (a PEM file) when given, else the system roots.
+pub fn client(endpoint: &str, tls_ca: Option<&std::path::Path>) -> anyhow::Result<redis::Client> {
     if !(endpoint.starts_with("redis://") || endpoint.starts_with("rediss://")) {
         bail!("redis endpoint `{endpoint}` should look like redis://host:port or rediss://host:port");
     }
@@ -125,7 +126,34 @@ pub fn client(endpoint: &str) -> anyhow::Result<redis::Client> {
             info = info.set_redis_settings(settings);
         }
     }
-    redis::Client::open(info).with_context(|| format!("cannot use redis endpoint `{endpoint}`"))
+    let redacted = redact(endpoint);
+    match tls_ca {
+        Some(path) => {
+            if !endpoint.starts_with("rediss://") {
+                bail!("`tls_ca_file` is set but the endpoint `{redacted}` is not rediss:// (TLS)");
+            }
+            let pem = std::fs::read(path)
+                .with_context(|| format!("reading `tls_ca_file` {} (PEM CA certificate)", path.display()))?;
+            let certs = redis::TlsCertificates { client_tls: None, root_cert: Some(pem) };
+            redis::Client::build_with_tls(info, certs)
+                .with_context(|| format!("cannot use redis endpoint `{redacted}` with CA {}", path.display()))
+        }
+        None => redis::Client::open(info).with_context(|| format!("cannot use redis endpoint `{redacted}`")),
+    }
+}
+
+/// `endpoint` with any password replaced by `***`, for messages.
+fn redact(endpoint: &str) -> String {
+    match (endpoint.find("://"), endpoint.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &endpoint[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &endpoint[..scheme + 3], &endpoint[at..]),
+                None => endpoint.to_string(),
+            }
+        }
+        _ => endpoint.to_string(),
+    }
 }
 
 /// A multiplexed connection without a response timeout (a deep pipeline or

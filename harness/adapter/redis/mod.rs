@@ -31,6 +31,7 @@
 //! | `read_count` | 1000      | most entries one read returns (`COUNT`) |
 //! | `ack`        | true      | streams: `XACK` what was read (false: `NOACK`, no pending list) |
 //! | `connection` | `direct`  | streams producers and consumers, list producers: `direct` (own socket, see `direct.rs`) or `multiplexed` (redis-rs) |
+//! | `tls_ca_file`| none      | `rediss://`: PEM CA certificate(s) to trust instead of the system roots |
 //!
 //! Producers pipeline each batch the runner hands them as one write and
 //! return one pending acknowledgement for it, resolved by the server's
@@ -92,6 +93,10 @@ pub struct Options {
     pub ack: bool,
     #[serde(default)]
     pub connection: Connection,
+    /// `rediss://` only: PEM file of the CA that signed the server's
+    /// certificate (else the system's trusted roots).
+    #[serde(default)]
+    pub tls_ca_file: Option<std::path::PathBuf>,
 }
 
 /// How streams and list producers talk to the server (see `direct.rs`).
@@ -153,7 +158,7 @@ impl Driver for RedisDriver {
     async fn connect(&self, ctx: &ConnectContext<'_>) -> anyhow::Result<Box<dyn Session>> {
         let options: Options = super::parse_options(ctx.options).map_err(anyhow::Error::msg)?;
         options.check().map_err(anyhow::Error::msg)?;
-        let client = conn::client(ctx.endpoint)?;
+        let client = conn::client(ctx.endpoint, options.tls_ca_file.as_deref())?;
         let mut admin = conn::connect(&client).await?;
         let info: String = redis::cmd("INFO").arg("server").query_async(&mut admin).await.context("INFO server")?;
         let software = crate::provision::local::redis::software_from_info(&info)
