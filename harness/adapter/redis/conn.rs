@@ -211,8 +211,14 @@ mod tests {
 
     #[test]
     fn endpoints_are_checked() {
-        assert!(client("redis://127.0.0.1:6379").is_ok());
-        let e = client("127.0.0.1:6379").unwrap_err().to_string();
+        assert!(client("redis://127.0.0.1:6379", None).is_ok());
+        let e = client("127.0.0.1:6379", None).unwrap_err().to_string();
         assert!(e.contains("redis://"), "{e}");
+        // A CA file only makes sense for TLS, and the password never shows.
+        let ca = std::path::Path::new("/nonexistent/ca.pem");
+        let e = client("redis://u:secret@127.0.0.1:6379", Some(ca)).unwrap_err().to_string();
+        assert!(e.contains("not rediss://") && e.contains("u:***@") && !e.contains("secret"), "{e}");
+        let e = format!("{:#}", client("rediss://127.0.0.1:6379", Some(ca)).unwrap_err());
+        assert!(e.contains("tls_ca_file") && e.contains("/nonexistent/ca.pem"), "{e}");
     }
 }
