@@ -16,7 +16,7 @@ use super::error::{describe, LastError};
 use super::Stats;
 use crate::adapter::{Consumer, Delivery};
 use async_trait::async_trait;
-use bytes::Bytes;
+use bytes::BytesMut;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer as _, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
@@ -161,6 +161,35 @@ impl KafkaConsumer {
     }
 }
 
+/// The bodies of one batch, copied into one buffer (a message cannot
+/// outlive its poll) and handed on as slices of it: one allocation per
+/// batch rather than one per message.
+#[derive(Default)]
+struct BatchBuffer {
+    /// (offset in `bodies`, length, partition) per message.
+    spans: Vec<(usize, usize, u32)>,
+    bodies: BytesMut,
+}
+
+impl BatchBuffer {
+    fn push(&mut self, m: &rdkafka::message::BorrowedMessage<'_>) {
+        let payload = m.payload().unwrap_or(&[]);
+        if self.bodies.capacity() - self.bodies.len() < payload.len() {
+            self.bodies.reserve(payload.len() * 256);
+        }
+        self.spans.push((self.bodies.len(), payload.len(), m.partition() as u32));
+        self.bodies.extend_from_slice(payload);
+    }
+
+    fn take(&mut self) -> Vec<Delivery> {
+        let frozen = self.bodies.split().freeze();
+        self.spans
+            .drain(..)
+            .map(|(at, len, partition)| Delivery { payload: frozen.slice(at..at + len), partition })
+            .collect()
+    }
+}
+
 /// Polls until stopped or the receiver is gone. Errors librdkafka reports
 /// per poll (a broker connection dropping and coming back) are transient
 /// and only noted; a fatal client error ends the consumer.
@@ -169,12 +198,8 @@ fn poll_loop(
     tx: mpsc::Sender<Result<Vec<Delivery>, String>>,
     stop: Arc<AtomicBool>,
 ) {
-    let take = |m: &rdkafka::message::BorrowedMessage<'_>| Delivery {
-        payload: Bytes::copy_from_slice(m.payload().unwrap_or(&[])),
-        partition: m.partition() as u32,
-    };
+    let mut buf = BatchBuffer::default();
     while !stop.load(Ordering::Relaxed) {
-        let mut batch = Vec::new();
         match consumer.poll(POLL) {
             None => continue,
             Some(Err(e)) => {
@@ -185,15 +210,16 @@ fn poll_loop(
                 consumer.context().last_error.set(describe(&e));
                 continue;
             }
-            Some(Ok(m)) => batch.push(take(&m)),
+            Some(Ok(m)) => buf.push(&m),
         }
-        while batch.len() < MAX_BATCH {
+        for _ in 1..MAX_BATCH {
             match consumer.poll(Duration::ZERO) {
-                Some(Ok(m)) => batch.push(take(&m)),
+                Some(Ok(m)) => buf.push(&m),
                 Some(Err(e)) => consumer.context().last_error.set(describe(&e)),
                 None => break,
             }
         }
+        let batch = buf.take();
         if tx.blocking_send(Ok(batch)).is_err() {
             return;
         }
