@@ -4,21 +4,16 @@
 //! is skipped.
 #![cfg(feature = "kafka")]
 
+mod common;
+
 use mqbench::provision::local::process::Mode;
 use mqbench::provision::local::tansu::TansuKind;
 use mqbench::provision::local::Instance;
 use mqbench::results::{PointResult, ResultsFile, Status};
-use mqbench::run::{run_loaded, RunOptions};
-use mqbench::scenario::{parse, Overrides};
-use std::path::Path;
 use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
 
 async fn run_yaml(text: &str) -> ResultsFile {
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = parse(Path::new("kafka-test.yaml"), text, &Overrides::default()).unwrap();
-    let opts = RunOptions { out: Some(dir.path().to_path_buf()), ..Default::default() };
-    run_loaded(scenario, opts, CancellationToken::new()).await.unwrap().results
+    common::run_scenario("kafka-test.yaml", text).await
 }
 
 /// Every message delivered once, intact, in order per partition.

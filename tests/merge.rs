@@ -2,6 +2,8 @@
 //! each running one of two producers, merged, equal one run with both
 //! producers on counts and histogram totals; bad shard sets are refused.
 
+mod common;
+
 use mqbench::measure::LatencyHistogram;
 use mqbench::results::merge::{merge, MergeError};
 use mqbench::results::{ResultsFile, Shard, Status};
@@ -18,7 +20,9 @@ async fn run(shard: Option<Shard>) -> ResultsFile {
     let dir = tempfile::tempdir().unwrap();
     let scenario = parse(Path::new("shards.yaml"), SCENARIO, &Overrides::default()).unwrap();
     let opts = RunOptions { out: Some(dir.path().to_path_buf()), shard, ..Default::default() };
-    run_loaded(scenario, opts, CancellationToken::new()).await.unwrap().results
+    let results = run_loaded(scenario, opts, CancellationToken::new()).await.unwrap().results;
+    common::assert_matches_schema(&dir.path().join("results.json"));
+    results
 }
 
 fn total(text: &str) -> u64 {

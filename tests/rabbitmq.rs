@@ -4,22 +4,17 @@
 //! install hint; nothing is skipped.
 #![cfg(feature = "rabbitmq")]
 
+mod common;
+
 use mqbench::provision::local::process::Mode;
 use mqbench::provision::local::rabbitmq::RabbitKind;
 use mqbench::provision::local::Instance;
 use mqbench::results::{PointResult, ResultsFile, Status};
-use mqbench::run::{run_loaded, RunOptions};
-use mqbench::scenario::{parse, Overrides};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
 
 async fn run_yaml(text: &str) -> ResultsFile {
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = parse(Path::new("rabbitmq-test.yaml"), text, &Overrides::default()).unwrap();
-    let opts = RunOptions { out: Some(dir.path().to_path_buf()), ..Default::default() };
-    run_loaded(scenario, opts, CancellationToken::new()).await.unwrap().results
+    common::run_scenario("rabbitmq-test.yaml", text).await
 }
 
 /// Every message delivered once to each subscription, intact, in order

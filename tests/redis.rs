@@ -4,17 +4,14 @@
 //! error, which names the install script.
 #![cfg(feature = "redis")]
 
+mod common;
+
 use mqbench::results::{PointResult, ResultsFile, Status};
-use mqbench::run::{run_loaded, RunOptions};
 use mqbench::scenario::{parse, Overrides};
 use std::path::Path;
-use tokio_util::sync::CancellationToken;
 
 async fn run_yaml(text: &str) -> ResultsFile {
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = parse(Path::new("redis-test.yaml"), text, &Overrides::default()).unwrap();
-    let opts = RunOptions { out: Some(dir.path().to_path_buf()), ..Default::default() };
-    run_loaded(scenario, opts, CancellationToken::new()).await.unwrap().results
+    common::run_scenario("redis-test.yaml", text).await
 }
 
 fn scenario(workload: &str, options: &str) -> String {

@@ -2,21 +2,13 @@
 //! correction, exact accounting under injected faults, and the results file
 //! of a real `mqbench run`.
 
+mod common;
+
 use mqbench::results::{PointResult, ResultsFile, Status};
-use mqbench::run::{run_loaded, RunOptions};
-use mqbench::scenario::{parse, Overrides};
 use std::path::Path;
-use tokio_util::sync::CancellationToken;
 
 async fn run_yaml(text: &str) -> ResultsFile {
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = parse(Path::new("test.yaml"), text, &Overrides::default()).unwrap();
-    let opts = RunOptions { out: Some(dir.path().to_path_buf()), ..Default::default() };
-    let outcome = run_loaded(scenario, opts, CancellationToken::new()).await.unwrap();
-    // What was returned is what is on disk.
-    let on_disk = mqbench::results::read_results(&dir.path().join("results.json")).unwrap();
-    assert_eq!(on_disk, outcome.results);
-    outcome.results
+    common::run_scenario("test.yaml", text).await
 }
 
 fn only_point(r: &ResultsFile) -> &PointResult {
@@ -142,13 +134,7 @@ fn mqbench_run_quick_writes_complete_results() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    let text = std::fs::read_to_string(dir.path().join("results.json")).unwrap();
-    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let schema: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(root.join("results/schema.json")).unwrap()).unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator.iter_errors(&json).map(|e| format!("{e} at {}", e.instance_path)).collect();
-    assert!(errors.is_empty(), "results.json does not match results/schema.json: {errors:#?}");
+    common::assert_matches_schema(&dir.path().join("results.json"));
     let results = mqbench::results::read_results(&dir.path().join("results.json")).unwrap();
     assert_eq!(results.points.len(), 9);
     assert!(results.run.finished_at.is_some());
