@@ -150,12 +150,17 @@ fn no_redis_server_outlives_a_normal_run_or_a_failed_point() {
     assert_eq!(results["points"][1]["status"], "failed");
     assert!(redis_servers_under(tmp.path()).is_empty());
     // Its temporary directory went with it.
-    let left: Vec<_> = std::fs::read_dir(tmp.path())
+    assert_no_broker_directories(tmp.path());
+}
+
+/// No `mqbench-redis*` instance directory is left in `tmp`.
+fn assert_no_broker_directories(tmp: &Path) {
+    let left: Vec<_> = std::fs::read_dir(tmp)
         .unwrap()
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().starts_with("mqbench-redis"))
         .collect();
-    assert!(left.is_empty(), "{left:?}");
+    assert!(left.is_empty(), "broker directories left behind: {left:?}");
 }
 
 #[cfg(feature = "redis")]
@@ -218,12 +223,7 @@ fn signal_stops_the_run_and_its_brokers(sig: i32, code: i32) {
         assert!(!alive(pid), "redis-server {pid} outlived mqbench");
     }
     assert!(redis_servers_under(tmp.path()).is_empty());
-    let left: Vec<_> = std::fs::read_dir(tmp.path())
-        .unwrap()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("mqbench-redis"))
-        .collect();
-    assert!(left.is_empty(), "broker directories left behind: {left:?}");
+    assert_no_broker_directories(tmp.path());
 }
 
 #[test]
