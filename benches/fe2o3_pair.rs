@@ -32,10 +32,10 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 fn main() {
     // `cargo bench` passes `--bench`; this bench takes its settings from the environment.
     let Ok(url) = std::env::var("AMQP1_URL") else {
-        eprintln!(
-            "fe2o3_pair: set AMQP1_URL (e.g. amqp://guest:guest@127.0.0.1:PORT from `mqbench brokers up rabbitmq`)"
-        );
-        std::process::exit(2);
+        // Plain `cargo bench` runs every bench: this one needs a broker, so
+        // it says why it did not run (and how to run it) and lets the rest go on.
+        println!("fe2o3_pair: not run: set AMQP1_URL=amqp://guest:guest@127.0.0.1:PORT (a broker from `mqbench brokers up rabbitmq`)");
+        return;
     };
     let count: usize = env_or("COUNT", 300_000);
     let size: usize = env_or("SIZE", 46);
