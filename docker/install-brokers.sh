@@ -23,9 +23,11 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
 fi
 # Debian's packages start services where an init system runs; mqbench starts
 # its own private instances, so stop any that came up.
+# Only services that run are stopped: `service rabbitmq-server stop` runs
+# rabbitmqctl, which starts an `epmd -daemon` on port 4369 that stays behind.
 if command -v service >/dev/null 2>&1; then
-  service redis-server stop >/dev/null 2>&1 || true
-  service rabbitmq-server stop >/dev/null 2>&1 || true
+  if pgrep -u redis redis-server >/dev/null 2>&1; then service redis-server stop >/dev/null 2>&1 || true; fi
+  if pgrep -u rabbitmq beam.smp >/dev/null 2>&1; then service rabbitmq-server stop >/dev/null 2>&1 || true; fi
 fi
 
 TANSU_VERSION=0.6.0
