@@ -210,3 +210,28 @@ pub fn parse_options<T: serde::de::DeserializeOwned>(
 ) -> Result<T, String> {
     serde_json::from_value(serde_json::Value::Object(options.clone())).map_err(|e| e.to_string())
 }
+
+/// `endpoint` (a `scheme://user:password@host...` URL) with the password
+/// replaced by `***`, for error messages; unchanged when it has none.
+pub fn redact_endpoint(endpoint: &str) -> String {
+    match (endpoint.find("://"), endpoint.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => match endpoint[scheme + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &endpoint[..scheme + 3], &endpoint[at..]),
+            None => endpoint.to_string(),
+        },
+        _ => endpoint.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_endpoint;
+
+    #[test]
+    fn endpoints_lose_their_password_only() {
+        assert_eq!(redact_endpoint("amqp://u:p@h:1/%2f"), "amqp://u:***@h:1/%2f");
+        assert_eq!(redact_endpoint("rediss://:secret@h:6379"), "rediss://:***@h:6379");
+        assert_eq!(redact_endpoint("redis://u@h:6379"), "redis://u@h:6379");
+        assert_eq!(redact_endpoint("redis://h:6379"), "redis://h:6379");
+    }
+}

@@ -5,6 +5,7 @@
 //! the connection uses SASL ANONYMOUS. The password never reaches results:
 //! [`Endpoint`]'s `Debug` hides it and the recorded options never hold it.
 
+use crate::adapter::redact_endpoint;
 use serde::Deserialize;
 
 /// How the sender settles deliveries.
@@ -111,7 +112,7 @@ impl Endpoint {
             Some(("amqps", _)) => {
                 return Err(format!(
                     "endpoint `{}`: amqps (TLS) is not supported by this build's AMQP 1.0 adapter",
-                    redact(endpoint)
+                    redact_endpoint(endpoint)
                 ))
             }
             Some((scheme, _)) => return Err(format!("endpoint scheme `{scheme}`: expected `amqp://host:port`")),
@@ -126,13 +127,14 @@ impl Endpoint {
             None => (None, authority),
         };
         let (host, port) = match hostport.rsplit_once(':') {
-            Some((h, p)) => {
-                (h, p.parse::<u16>().map_err(|_| format!("endpoint `{}`: bad port `{p}`", redact(endpoint)))?)
-            }
+            Some((h, p)) => (
+                h,
+                p.parse::<u16>().map_err(|_| format!("endpoint `{}`: bad port `{p}`", redact_endpoint(endpoint)))?,
+            ),
             None => (hostport, 5672),
         };
         if host.is_empty() {
-            return Err(format!("endpoint `{}` has no host", redact(endpoint)));
+            return Err(format!("endpoint `{}` has no host", redact_endpoint(endpoint)));
         }
         let (mut user, mut password) = match userinfo {
             Some(u) => match u.split_once(':') {
@@ -154,18 +156,6 @@ impl Endpoint {
     /// `host:port`, for messages and the socket.
     pub fn addr(&self) -> String {
         format!("{}:{}", self.host, self.port)
-    }
-}
-
-/// The endpoint with any password replaced, for error messages.
-pub fn redact(endpoint: &str) -> String {
-    match (endpoint.find("://"), endpoint.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let userinfo = &endpoint[s + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}{user}:***{}", &endpoint[..s + 3], &endpoint[at..])
-        }
-        _ => endpoint.to_string(),
     }
 }
 
@@ -224,6 +214,6 @@ mod tests {
         assert!(err.contains("TLS") && !err.contains("hunter2"), "{err}");
         assert!(Endpoint::parse("http://h:1", no_env).unwrap_err().contains("`http`"));
         assert!(Endpoint::parse("amqp://u:p@h:x", no_env).unwrap_err().contains("bad port"));
-        assert_eq!(redact("amqp://u:p@h:1/%2f"), "amqp://u:***@h:1/%2f");
+        assert_eq!(redact_endpoint("amqp://u:p@h:1/%2f"), "amqp://u:***@h:1/%2f");
     }
 }

@@ -116,17 +116,18 @@ impl Link {
 /// URL has none. `rediss://` is TLS (rustls): the server's certificate is
 /// checked against `tls_ca` (a PEM file) when given, else the system roots.
 pub fn client(endpoint: &str, tls_ca: Option<&std::path::Path>) -> anyhow::Result<redis::Client> {
+    // Messages name the endpoint without its password.
+    let redacted = crate::adapter::redact_endpoint(endpoint);
     if !(endpoint.starts_with("redis://") || endpoint.starts_with("rediss://")) {
-        bail!("redis endpoint `{endpoint}` should look like redis://host:port or rediss://host:port");
+        bail!("redis endpoint `{redacted}` should look like redis://host:port or rediss://host:port");
     }
-    let mut info = endpoint.into_connection_info().with_context(|| format!("bad redis endpoint `{endpoint}`"))?;
+    let mut info = endpoint.into_connection_info().with_context(|| format!("bad redis endpoint `{redacted}`"))?;
     if info.redis_settings().password().is_none() {
         if let Ok(pw) = std::env::var("REDIS_PASSWORD") {
             let settings = info.redis_settings().clone().set_password(pw);
             info = info.set_redis_settings(settings);
         }
     }
-    let redacted = redact(endpoint);
     match tls_ca {
         Some(path) => {
             if !endpoint.starts_with("rediss://") {
@@ -139,20 +140,6 @@ pub fn client(endpoint: &str, tls_ca: Option<&std::path::Path>) -> anyhow::Resul
                 .with_context(|| format!("cannot use redis endpoint `{redacted}` with CA {}", path.display()))
         }
         None => redis::Client::open(info).with_context(|| format!("cannot use redis endpoint `{redacted}`")),
-    }
-}
-
-/// `endpoint` with any password replaced by `***`, for messages.
-fn redact(endpoint: &str) -> String {
-    match (endpoint.find("://"), endpoint.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &endpoint[scheme + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &endpoint[..scheme + 3], &endpoint[at..]),
-                None => endpoint.to_string(),
-            }
-        }
-        _ => endpoint.to_string(),
     }
 }
 
