@@ -45,13 +45,7 @@ impl Out {
                 Ok(Ack::pending(messages, fut))
             }
             Out::Multiplexed(m) => {
-                let mut pipe = redis::Pipeline::with_capacity(commands);
-                build(&mut |args| {
-                    let c = pipe.cmd(std::str::from_utf8(args[0]).unwrap_or("PING"));
-                    for a in &args[1..] {
-                        c.arg(*a);
-                    }
-                });
+                let pipe = pipeline(commands, build);
                 let replies = submit(m, pipe, commands).await;
                 Ok(Ack::pending(messages, async move {
                     match replies.await {
@@ -95,13 +89,7 @@ impl Link {
                 d.request(&buf, commands).await
             }
             Link::Multiplexed(m) => {
-                let mut pipe = redis::Pipeline::with_capacity(commands);
-                build(&mut |args| {
-                    let c = pipe.cmd(std::str::from_utf8(args[0]).unwrap_or("PING"));
-                    for a in &args[1..] {
-                        c.arg(*a);
-                    }
-                });
+                let pipe = pipeline(commands, build);
                 let values = m.send_packed_commands(&pipe, 0, commands).await?;
                 match first_error(&values) {
                     Some(e) => bail!("{e}"),
@@ -110,6 +98,18 @@ impl Link {
             }
         }
     }
+}
+
+/// The redis-rs pipeline of the `commands` commands that `build` makes.
+fn pipeline(commands: usize, build: impl Fn(&mut dyn FnMut(&[&[u8]]))) -> redis::Pipeline {
+    let mut pipe = redis::Pipeline::with_capacity(commands);
+    build(&mut |args| {
+        let c = pipe.cmd(std::str::from_utf8(args[0]).unwrap_or("PING"));
+        for a in &args[1..] {
+            c.arg(*a);
+        }
+    });
+    pipe
 }
 
 /// A client for `endpoint`, with the password from `REDIS_PASSWORD` when the
