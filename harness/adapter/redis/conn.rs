@@ -26,37 +26,63 @@ impl Out {
         }
     }
 
-    /// Sends `commands` commands (built by `build` for both forms) and
-    /// returns one acknowledgement for `messages` messages.
+    /// Sends `commands` commands (built by `build` for both forms) for
+    /// `messages` messages and pushes their acknowledgements to `acks`.
+    /// `one_per_message`: command i carries message i of the batch.
+    ///
+    /// On the direct connection, when each message is one command, a
+    /// pipeline is acknowledged in runs of [`ACK_RUN`] replies: the runner
+    /// refills the window as each run comes back, so the server finds the
+    /// next commands queued while it still answers the last ones, where one
+    /// acknowledgement per pipeline would leave it idle for the client's
+    /// whole turnaround (as redis-benchmark's `-P` does). The number of
+    /// commands in flight never exceeds the window either way.
     pub async fn send(
         &mut self,
         commands: usize,
         messages: usize,
         stats: &Arc<Stats>,
+        one_per_message: bool,
         build: impl Fn(&mut dyn FnMut(&[&[u8]])),
-    ) -> anyhow::Result<Ack> {
+        acks: &mut Vec<Ack>,
+    ) -> anyhow::Result<()> {
         stats.pipelines.fetch_add(1, Ordering::Relaxed);
         stats.commands.fetch_add(commands as u64, Ordering::Relaxed);
         match self {
             Out::Direct(d) => {
                 let mut buf = Vec::with_capacity(messages * 160);
                 build(&mut |args| super::direct::encode(&mut buf, args));
-                let fut = d.send(&buf, commands).await?;
-                Ok(Ack::pending(messages, fut))
+                let start = d.write(&buf, commands).await?;
+                let end = start + commands as u64;
+                if !one_per_message || commands != messages {
+                    acks.push(Ack::pending(messages, d.replies(start, end)));
+                    return Ok(());
+                }
+                let mut at = start;
+                while at < end {
+                    let run = (end - at).min(ACK_RUN);
+                    acks.push(Ack::pending(run as usize, d.replies(at, at + run)));
+                    at += run;
+                }
+                Ok(())
             }
             Out::Multiplexed(m) => {
                 let pipe = pipeline(commands, build);
                 let replies = submit(m, pipe, commands).await;
-                Ok(Ack::pending(messages, async move {
+                acks.push(Ack::pending(messages, async move {
                     match replies.await {
                         Ok(values) => first_error(&values).map_or(Ok(()), Err),
                         Err(e) => Err(format!("redis: {e}")),
                     }
-                }))
+                }));
+                Ok(())
             }
         }
     }
 }
+
+/// Replies per acknowledgement on the direct connection (see [`Out::send`]).
+const ACK_RUN: u64 = 64;
 
 /// A consumer's way to the server: requests answered in turn.
 pub enum Link {

@@ -181,22 +181,36 @@ impl Direct {
         bytes: &[u8],
         replies: usize,
     ) -> anyhow::Result<BoxFuture<'static, Result<(), String>>> {
+        let start = self.write(bytes, replies).await?;
+        Ok(self.replies(start, start + replies as u64))
+    }
+
+    /// Writes `bytes` holding `replies` commands and returns the index of
+    /// the first of their replies (see [`Direct::replies`]).
+    pub async fn write(&mut self, bytes: &[u8], replies: usize) -> anyhow::Result<u64> {
         if replies == 0 {
             bail!("empty pipeline");
         }
         self.write.write_all(bytes).await.context("writing to redis")?;
         let start = self.sent;
         self.sent += replies as u64;
-        let end = self.sent;
+        Ok(start)
+    }
+
+    /// A future that resolves once replies `start..end` are in (`Err` with
+    /// the first error reply among them). Several may cover one write, so
+    /// that the first replies of a pipeline are acknowledged (and their
+    /// room in the window reused) before its last ones arrive.
+    pub fn replies(&self, start: u64, end: u64) -> BoxFuture<'static, Result<(), String>> {
         let reader = self.reader.clone();
-        Ok(Box::pin(async move {
+        Box::pin(async move {
             let mut r = reader.lock().await;
             r.until(end).await?;
             match r.claim(start, end) {
                 Some(e) => Err(e),
                 None => Ok(()),
             }
-        }))
+        })
     }
 }
 
@@ -362,5 +376,51 @@ mod tests {
         // A bare CR inside a line does not end it.
         assert_eq!(skip_reply(b"+a\rb\r\n"), Some((6, None)));
         assert_eq!(skip_reply(b"+a\r"), None);
+    }
+
+    /// The runs of one pipeline resolve as their own replies arrive, each
+    /// with its own errors: the first run is acknowledged while the server
+    /// still owes the rest.
+    #[tokio::test]
+    async fn runs_of_a_pipeline_resolve_apart() {
+        use tokio::io::AsyncWriteExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut first = Vec::new();
+            for _ in 0..64 {
+                first.extend_from_slice(b"$3\r\n1-0\r\n");
+            }
+            socket.write_all(&first).await.unwrap();
+            released.await.unwrap();
+            let mut rest = Vec::new();
+            for i in 64..130 {
+                rest.extend_from_slice(if i == 70 { b"-ERR bad\r\n" } else { b"$3\r\n1-0\r\n" });
+            }
+            socket.write_all(&rest).await.unwrap();
+            // Keep the socket open until the client has read everything.
+            let mut sink = [0u8; 1024];
+            while socket.read(&mut sink).await.is_ok_and(|n| n > 0) {}
+        });
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+        let mut d = Direct::open(&client).await.unwrap().expect("plain TCP");
+        let mut cmds = Vec::new();
+        for _ in 0..130 {
+            encode(&mut cmds, &[b"PING"]);
+        }
+        let start = d.write(&cmds, 130).await.unwrap();
+        let (a, b, c) =
+            (d.replies(start, start + 64), d.replies(start + 64, start + 128), d.replies(start + 128, start + 130));
+        tokio::time::timeout(std::time::Duration::from_secs(5), a)
+            .await
+            .expect("the first run resolves before the server sends the rest")
+            .unwrap();
+        release.send(()).unwrap();
+        assert_eq!(b.await.unwrap_err(), "ERR bad");
+        c.await.unwrap();
+        drop(d);
+        server.await.unwrap();
     }
 }

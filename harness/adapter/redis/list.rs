@@ -68,7 +68,7 @@ impl Producer for ListProducer {
             }
         };
         let commands = groups.len() * keys.len();
-        acks.push(self.out.send(commands, batch.len(), &self.stats, build).await?);
+        self.out.send(commands, batch.len(), &self.stats, false, build, acks).await?;
         Ok(())
     }
 }

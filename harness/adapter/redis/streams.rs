@@ -76,7 +76,7 @@ impl Producer for StreamProducer {
                 }
             }
         };
-        acks.push(self.out.send(batch.len(), batch.len(), &self.stats, build).await?);
+        self.out.send(batch.len(), batch.len(), &self.stats, true, build, acks).await?;
         Ok(())
     }
 }
