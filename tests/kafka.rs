@@ -55,6 +55,28 @@ async fn three_partitions_two_consumers_deliver_exactly_once_in_order() {
     assert_eq!(p.adapter_stats["delivery_errors"], 0);
 }
 
+/// `backlog: true`: the group joins after everything was produced, starts
+/// from the earliest offset, and reads it all; the consume rate is the
+/// catch-up rate over the drain, not the (empty) window's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_is_drained_by_consumers_that_attach_later() {
+    let r = run_yaml(
+        "workload:\n  payload: 1KB\n  rate: 5000msgps\n  partitions: 3\n  warmup: 500ms\n  duration: 2s\n  drain: 20s\n  backlog: true\n\
+         brokers:\n  - name: kafka\n",
+    )
+    .await;
+    let p = &r.points[0];
+    assert_exact(p);
+    assert!(p.params.backlog);
+    assert_eq!(p.counts.sent, 10_000);
+    assert!(p.warnings.iter().any(|w| w.starts_with("backlog point")), "{:?}", p.warnings);
+    // Everything was waiting when the consumers attached, so the catch-up
+    // rate beats the rate it was produced at, and the oldest message
+    // waited at least the whole window.
+    assert!(p.throughput.consume_msgs_per_s > 5000.0, "{:?}", p.throughput);
+    assert!(p.latency_us.end_to_end.max >= 2_000_000, "{:?}", p.latency_us.end_to_end);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acks_0_and_all_and_keyed_messages_deliver() {
     let r = run_yaml(

@@ -115,6 +115,17 @@ fn errors_name_file_line_and_column() {
     let e = error_of("workload:\n  producers: 0\nbrokers:\n  - name: loopback\n");
     assert!(e.starts_with("sweep.yaml:2:3:") && e.contains("at least 1"), "{e}");
 
+    // A backlog needs consumers and a broker that keeps messages for them.
+    let e = error_of("workload:\n  backlog: true\nbrokers:\n  - name: loopback\n");
+    assert!(e.starts_with("sweep.yaml:2:3:") && e.contains("cannot run `backlog: true`"), "{e}");
+    let e = error_of("workload:\n  backlog: true\n  subscriptions: 0\nbrokers:\n  - name: kafka\n");
+    assert!(e.starts_with("sweep.yaml:2:3:") && e.contains("`subscriptions` is 0"), "{e}");
+    let e =
+        error_of("brokers:\n  - name: redis\n    workload:\n      backlog: true\n    options:\n      mode: pubsub\n");
+    assert!(e.starts_with("sweep.yaml:4:7:") && e.contains("pubsub"), "{e}");
+    let ok = load("workload:\n  backlog: true\nbrokers:\n  - name: kafka\n  - name: redis\n").unwrap();
+    assert!(ok.points.iter().all(|p| p.params.backlog && p.id.ends_with("/backlog")));
+
     let e = error_of("brokers: []\n");
     assert!(e.contains("no brokers"), "{e}");
 

@@ -168,6 +168,12 @@ pub trait Driver: Send + Sync {
     /// Checks one point's options; the message names the option in
     /// backquotes (`mode`) so the error can point at its line.
     fn check_options(&self, options: &serde_json::Map<String, serde_json::Value>) -> Result<(), String>;
+    /// Whether messages published before a subscription's consumers attach
+    /// wait for them (what `backlog: true` needs), with these options; the
+    /// error says why not.
+    fn check_backlog(&self, _options: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
+        Err("this adapter does not keep messages for consumers that attach after publishing".into())
+    }
     async fn connect(&self, ctx: &ConnectContext<'_>) -> anyhow::Result<Box<dyn Session>>;
     /// Client library and version, for results (e.g. `librdkafka 2.12.1`).
     fn client(&self) -> String;
@@ -199,6 +205,15 @@ pub fn driver(kind: &str) -> Result<&'static dyn Driver, String> {
 pub fn check_options(kind: &str, options: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
     match driver(kind) {
         Ok(d) => d.check_options(options),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Validation hook for `backlog: true` (see [`Driver::check_backlog`]);
+/// adapters this build lacks fail at run time instead.
+pub fn check_backlog(kind: &str, options: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
+    match driver(kind) {
+        Ok(d) => d.check_backlog(options),
         Err(_) => Ok(()),
     }
 }

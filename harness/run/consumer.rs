@@ -39,6 +39,10 @@ pub struct ConsumerReport {
     /// Measured messages (due in the window) received while the window was
     /// open: the consume rate, free of warm-up backlog.
     pub received_in_window: u64,
+    /// Every distinct message received, measured or not.
+    pub received_total: u64,
+    /// When the last of them arrived.
+    pub last_received_at: Option<Instant>,
     pub fatal: Option<String>,
 }
 
@@ -99,6 +103,10 @@ pub async fn run(mut consumer: Box<dyn Consumer>, plan: ConsumerPlan, stop: Canc
             }
         }
         bucket.received += fresh;
+        if fresh > 0 {
+            report.received_total += fresh;
+            report.last_received_at = Some(now);
+        }
         plan.live.received.fetch_add(fresh, Ordering::Relaxed);
         plan.live.received_by_subscription[plan.subscription as usize].fetch_add(fresh, Ordering::Relaxed);
         if now.duration_since(last_live) >= LIVE_EVERY {

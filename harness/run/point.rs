@@ -146,15 +146,8 @@ async fn measure(
     let live = Arc::new(Live::new(p.subscriptions));
     let clock = Clock::new();
 
-    let mut consumers = Vec::new();
-    for s in 0..p.subscriptions {
-        for c in super::shard::consumers(target.shard, p.consumers) {
-            let what = format!("creating consumer {c} of subscription {s}");
-            consumers.push((s, within(&what, session.consumer(topology, s, c)).await?));
-        }
-    }
-    let ready = futures::future::try_join_all(consumers.iter_mut().map(|(_, c)| c.ready()));
-    within("waiting for every consumer to be ready (subscribed, partitions assigned)", ready).await?;
+    // A backlog point attaches its consumers once the producers are done.
+    let consumers = if p.backlog { Vec::new() } else { attach_consumers(p, session, topology, target).await? };
     let mut producers = Vec::new();
     // Global producer ids: the id is what the payload header carries.
     for i in super::shard::producers(target.shard, p.producers) {
@@ -169,23 +162,21 @@ async fn measure(
     let lead_s = p.warmup_s.ceil();
     let series_origin = window_start.checked_sub(Duration::from_secs_f64(lead_s)).unwrap_or(t0);
     let stop = CancellationToken::new();
-    let consumer_tasks: Vec<_> = consumers
-        .into_iter()
-        .map(|(s, c)| {
-            let plan = ConsumerPlan {
-                subscription: s,
-                producers: p.producers,
-                clock,
-                series_origin,
-                window_start,
-                window_end,
-                pool: pool.clone(),
-                verify: true,
-                live: live.clone(),
-            };
-            tokio::spawn(consumer::run(c, plan, stop.clone()))
-        })
-        .collect();
+    let consumer_plan = ConsumerPlan {
+        subscription: 0,
+        producers: p.producers,
+        clock,
+        series_origin,
+        window_start,
+        window_end,
+        pool: pool.clone(),
+        verify: true,
+        live: live.clone(),
+    };
+    let mut consumer_tasks = spawn_consumers(consumers, &consumer_plan, &stop);
+    // Backlog points: when the consumers attached and started draining.
+    let mut drain_started: Option<Instant> = None;
+    let mut deadline = deadline;
     let per_producer = p.rate.msgs_per_s().map(|r| r / p.producers as f64);
     let producer_tasks: Vec<_> = producers
         .into_iter()
@@ -252,6 +243,13 @@ async fn measure(
                 producer_reports.push(h.await.map_err(|e| anyhow!("producer task failed: {e}"))?);
             }
             expected = Some(producer_reports.iter().map(|r| r.acked_total).sum());
+            if p.backlog {
+                let consumers = attach_consumers(p, session, topology, target).await?;
+                let now = Instant::now();
+                drain_started = Some(now);
+                deadline = now + p.drain();
+                consumer_tasks = spawn_consumers(consumers, &consumer_plan, &stop);
+            }
         }
         if let Some(n) = expected {
             if live.all_received(n) || now >= deadline {
@@ -273,10 +271,59 @@ async fn measure(
         anyhow::bail!("interrupted ({}) while the point was running", super::stop_signal::describe());
     }
     let received_total: u64 = consumer_reports.iter().map(|c| c.end_to_end.count()).sum();
+    let drained = drain_started.map(|start| drain_rate(start, &consumer_reports));
     let mut result = assemble(point, session, producer_reports, consumer_reports, lead_s);
+    if let Some((msgs_per_s, secs)) = drained {
+        result.throughput.consume_msgs_per_s = msgs_per_s;
+        result.throughput.consume_bytes_per_s = msgs_per_s * p.payload_bytes as f64;
+        result.warnings.push(format!(
+            "backlog point: consumers attached after the producers were done and drained the backlog in {secs:.2} s; consume throughput is that catch-up read rate, and end-to-end latency includes the wait"
+        ));
+    }
     let messages = if received_total > 0 { received_total } else { result.counts.acked };
     result.resources = Resources { harness: harness_use.finish(messages), broker: broker_use.finish(messages) };
     Ok(result)
+}
+
+/// Creates every consumer of the point (this shard's share) and waits until
+/// all are ready (subscribed, partitions assigned).
+async fn attach_consumers(
+    p: &crate::scenario::Params,
+    session: &dyn Session,
+    topology: &Topology,
+    target: &PointTarget<'_>,
+) -> anyhow::Result<Vec<(u32, Box<dyn crate::adapter::Consumer>)>> {
+    let mut consumers = Vec::new();
+    for s in 0..p.subscriptions {
+        for c in super::shard::consumers(target.shard, p.consumers) {
+            let what = format!("creating consumer {c} of subscription {s}");
+            consumers.push((s, within(&what, session.consumer(topology, s, c)).await?));
+        }
+    }
+    let ready = futures::future::try_join_all(consumers.iter_mut().map(|(_, c)| c.ready()));
+    within("waiting for every consumer to be ready (subscribed, partitions assigned)", ready).await?;
+    Ok(consumers)
+}
+
+fn spawn_consumers(
+    consumers: Vec<(u32, Box<dyn crate::adapter::Consumer>)>,
+    plan: &ConsumerPlan,
+    stop: &CancellationToken,
+) -> Vec<tokio::task::JoinHandle<ConsumerReport>> {
+    consumers
+        .into_iter()
+        .map(|(s, c)| tokio::spawn(consumer::run(c, ConsumerPlan { subscription: s, ..plan.clone() }, stop.clone())))
+        .collect()
+}
+
+/// A backlog point's consume rate: every message received (warm-up ones
+/// too: they are part of the backlog) over the time from the consumers'
+/// start to the last receipt, and that time in seconds.
+fn drain_rate(start: Instant, consumers: &[ConsumerReport]) -> (f64, f64) {
+    let received: u64 = consumers.iter().map(|c| c.received_total).sum();
+    let last = consumers.iter().filter_map(|c| c.last_received_at).max().unwrap_or(start);
+    let secs = last.saturating_duration_since(start).as_secs_f64();
+    (if secs > 0.0 { received as f64 / secs } else { 0.0 }, secs)
 }
 
 /// Turns task reports into a point result (counts, latency, warnings).

@@ -20,6 +20,7 @@ pub fn builtin_workload() -> WorkloadSpec {
         drain: Some(OneOrMany::One(Span(Duration::from_secs(5)))),
         in_flight: Some(OneOrMany::One(1000)),
         repeats: Some(1),
+        backlog: Some(false),
     }
 }
 
@@ -37,6 +38,7 @@ pub fn layer(base: &WorkloadSpec, over: &WorkloadSpec) -> WorkloadSpec {
         drain: over.drain.clone().or_else(|| base.drain.clone()),
         in_flight: over.in_flight.clone().or_else(|| base.in_flight.clone()),
         repeats: over.repeats.or(base.repeats),
+        backlog: over.backlog.or(base.backlog),
     }
 }
 
@@ -101,6 +103,7 @@ pub fn expand_broker(
     let drains = vals(&workload.drain);
     let in_flights = vals(&workload.in_flight);
     let repeats = workload.repeats.unwrap_or(1).max(1);
+    let backlog = workload.backlog.unwrap_or(false);
     let option_sets = option_combinations(spec)?;
 
     let target = BrokerTarget {
@@ -149,6 +152,9 @@ pub fn expand_broker(
         dim("duration", durations.len(), durations[dur].to_string());
         dim("drain", drains.len(), drains[dra].to_string());
         dim("in_flight", in_flights.len(), in_flights[inf].to_string());
+        if backlog {
+            id.push_str("/backlog");
+        }
         let mut options = serde_json::Map::new();
         for (k, v, swept) in &option_sets[opt] {
             if *swept {
@@ -168,6 +174,7 @@ pub fn expand_broker(
             duration_s: durations[dur].0.as_secs_f64(),
             drain_s: drains[dra].0.as_secs_f64(),
             in_flight: in_flights[inf],
+            backlog,
             options,
         };
         for repeat in 0..repeats {

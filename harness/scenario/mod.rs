@@ -168,6 +168,19 @@ pub fn parse(file: &Path, source: &str, overrides: &Overrides) -> Result<Scenari
                 let path = [here("options"), vec![key.as_str().into()]].concat();
                 return Err(ctx.at(&path, format!("broker `{}`: {msg}", broker.name)));
             }
+            if p.params.backlog {
+                let at = if broker.workload.backlog.is_some() {
+                    [here("workload"), vec!["backlog".into()]].concat()
+                } else {
+                    vec!["workload".into(), "backlog".into()]
+                };
+                if p.params.subscriptions == 0 {
+                    return Err(ctx.at(&at, "`backlog: true` needs consumers to drain it: `subscriptions` is 0"));
+                }
+                if let Err(msg) = crate::adapter::check_backlog(&adapter, &p.params.options) {
+                    return Err(ctx.at(&at, format!("broker `{}` cannot run `backlog: true`: {msg}", broker.name)));
+                }
+            }
         }
         if overrides.quick {
             for p in &mut broker_points {
@@ -320,6 +333,10 @@ fn apply_sets(ctx: &Ctx, spec: &mut ScenarioFile, sets: &[String]) -> Result<(),
                 w.repeats = Some(serde_yaml::from_str(value).map_err(bad)?);
                 true
             }
+            "backlog" => {
+                w.backlog = Some(serde_yaml::from_str(value).map_err(bad)?);
+                true
+            }
             _ => false,
         };
         if is_workload {
@@ -332,7 +349,7 @@ fn apply_sets(ctx: &Ctx, spec: &mut ScenarioFile, sets: &[String]) -> Result<(),
         }
         let (scope, option) = key.split_once('.').ok_or_else(|| {
             ctx.plain(format!(
-                "--set {set}: `{key}` is not a workload knob (payload, rate, producers, subscriptions, consumers, partitions, warmup, duration, drain, in_flight, repeats); set an adapter option as `options.KEY=...` or `BROKER.KEY=...`"
+                "--set {set}: `{key}` is not a workload knob (payload, rate, producers, subscriptions, consumers, partitions, warmup, duration, drain, in_flight, repeats, backlog); set an adapter option as `options.KEY=...` or `BROKER.KEY=...`"
             ))
         })?;
         let parsed: OneOrMany<serde_yaml::Value> = serde_yaml::from_str(value).map_err(bad)?;

@@ -121,6 +121,10 @@ pub struct WorkloadSpec {
     pub in_flight: Option<OneOrMany<u32>>,
     /// Runs of each point, for noise-aware comparison (default 1).
     pub repeats: Option<u32>,
+    /// Consume a backlog (default `false`): producers run their whole
+    /// schedule first, then the consumers attach and drain what is stored;
+    /// the consume rate is then a catch-up read rate (see `run::point`).
+    pub backlog: Option<bool>,
 }
 
 /// Where a broker comes from.

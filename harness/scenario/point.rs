@@ -75,6 +75,11 @@ pub struct Params {
     pub duration_s: f64,
     pub drain_s: f64,
     pub in_flight: u32,
+    /// Consumers attach only after the producers are done and drain the
+    /// stored backlog (scenario `backlog: true`); absent in results when
+    /// false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub backlog: bool,
     /// Adapter knobs, one value each, as the adapter will parse them.
     pub options: serde_json::Map<String, serde_json::Value>,
 }

@@ -56,6 +56,12 @@ impl Driver for KafkaDriver {
         Options::parse(options).map(|_| ())
     }
 
+    /// A topic keeps what was produced, and each subscription's group
+    /// starts from the earliest offset.
+    fn check_backlog(&self, _options: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
+        Ok(())
+    }
+
     async fn connect(&self, ctx: &ConnectContext<'_>) -> anyhow::Result<Box<dyn Session>> {
         let options = Options::parse(ctx.options).map_err(anyhow::Error::msg)?;
         let bootstrap = ctx.endpoint.trim().to_string();

@@ -55,6 +55,17 @@ impl Driver for RabbitDriver {
         Options::parse(options).map(|_| ())
     }
 
+    /// Queues are declared and bound before publishing, so they hold the
+    /// backlog; stream queues are consumed from `next`, which would skip it.
+    fn check_backlog(&self, options: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
+        match Options::parse(options)?.queue_type {
+            options::QueueType::Stream => {
+                Err("`queue_type: stream` consumers start at offset `next` and would skip the backlog".into())
+            }
+            _ => Ok(()),
+        }
+    }
+
     async fn connect(&self, ctx: &ConnectContext<'_>) -> anyhow::Result<Box<dyn Session>> {
         let options = Options::parse(ctx.options).map_err(anyhow::Error::msg)?;
         let endpoint = Endpoint::parse(ctx.endpoint, &options.password_env)?;

@@ -155,6 +155,17 @@ impl Driver for RedisDriver {
         super::parse_options::<Options>(options)?.check()
     }
 
+    /// Streams (groups made before publishing, reading from id 0) and lists
+    /// keep messages; pub/sub delivers only to subscribers present.
+    fn check_backlog(&self, options: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
+        match super::parse_options::<Options>(options)?.mode {
+            Mode::Pubsub => {
+                Err("`mode: pubsub` delivers only to subscribers present when a message is published".into())
+            }
+            Mode::Streams | Mode::List => Ok(()),
+        }
+    }
+
     async fn connect(&self, ctx: &ConnectContext<'_>) -> anyhow::Result<Box<dyn Session>> {
         let options: Options = super::parse_options(ctx.options).map_err(anyhow::Error::msg)?;
         options.check().map_err(anyhow::Error::msg)?;
