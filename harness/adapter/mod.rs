@@ -203,19 +203,19 @@ pub fn driver(kind: &str) -> Result<&'static dyn Driver, String> {
 /// lacks cannot be checked, and their points fail with that reason at run
 /// time.
 pub fn check_options(kind: &str, options: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
-    match driver(kind) {
-        Ok(d) => d.check_options(options),
-        Err(_) => Ok(()),
-    }
+    check_with(kind, |d| d.check_options(options))
 }
 
 /// Validation hook for `backlog: true` (see [`Driver::check_backlog`]);
 /// adapters this build lacks fail at run time instead.
 pub fn check_backlog(kind: &str, options: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
-    match driver(kind) {
-        Ok(d) => d.check_backlog(options),
-        Err(_) => Ok(()),
-    }
+    check_with(kind, |d| d.check_backlog(options))
+}
+
+/// Runs a validation check of `kind`'s driver; passes when this build has
+/// no such driver (its points fail with that reason at run time).
+fn check_with(kind: &str, check: impl FnOnce(&dyn Driver) -> Result<(), String>) -> Result<(), String> {
+    driver(kind).map_or(Ok(()), check)
 }
 
 /// Parses an adapter's options struct, with a message that names the
