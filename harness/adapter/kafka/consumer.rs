@@ -1,6 +1,8 @@
 //! Consumers: one consumer group per subscription, each member polled on
 //! its own thread (librdkafka's calls block), deliveries handed to the
 //! runner in batches over a bounded channel (backpressure, bounded memory).
+//! Messages are taken in batches from a queue of the member's own, and
+//! their bodies are handed on without a copy ([`super::fetch`]).
 //!
 //! Readiness: a group takes seconds to settle, and the first member to
 //! join takes every partition until the others arrive. [`GroupState`]
@@ -13,10 +15,11 @@
 //! in a generation that includes every member.
 
 use super::error::{describe, LastError};
+use super::fetch::{self, ForwardSlot, Member, MemberQueue, Taken};
 use super::Stats;
 use crate::adapter::{Consumer, Delivery};
 use async_trait::async_trait;
-use bytes::BytesMut;
+use bytes::Bytes;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer as _, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
@@ -25,15 +28,19 @@ use rdkafka::ClientConfig;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// Most deliveries handed over at once.
 const MAX_BATCH: usize = 2048;
 /// Batches buffered per consumer before its thread waits.
 const CHANNEL_BATCHES: usize = 8;
-/// How long a blocking poll waits (bounds how fast a stop is noticed).
-const POLL: Duration = Duration::from_millis(100);
+/// How long the member's queue is waited on when empty: bounds how fast a
+/// stop, a rebalance or an error on the consumer queue is served.
+const WAIT: Duration = Duration::from_millis(20);
+/// How often every assigned partition is forwarded again (see
+/// [`super::fetch`]).
+const REFORWARD: Duration = Duration::from_secs(1);
 /// Longest wait for a group to settle; under the runner's own setup
 /// timeout so that the error can say who held which partitions.
 const READY_TIMEOUT: Duration = Duration::from_secs(45);
@@ -95,11 +102,53 @@ impl GroupState {
     }
 }
 
-/// Reports this member's assignment after every rebalance.
+/// Who limits a consumer, from librdkafka's statistics (all members of the
+/// point together): messages waiting in librdkafka for the application
+/// (the most seen: near 0 means the consumer kept up and the broker's
+/// fetch answers set the pace) and the brokers' mean request round trip
+/// (the Fetch requests' time at the broker and on the wire, mostly).
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct FetchStats {
+    pub reports: u64,
+    pub max_queued_msgs: i64,
+    pub max_queued_bytes: i64,
+    /// The last report's mean, over the brokers that answered fetches.
+    pub broker_rtt_avg_us: i64,
+}
+
+impl FetchStats {
+    /// Folds one statistics report (librdkafka's JSON) in.
+    fn add(&mut self, report: &serde_json::Value) {
+        self.reports += 1;
+        let partitions = report["topics"].as_object().into_iter().flat_map(|t| t.values());
+        let partitions = partitions.flat_map(|t| t["partitions"].as_object().into_iter().flat_map(|p| p.values()));
+        for p in partitions {
+            self.max_queued_msgs = self.max_queued_msgs.max(p["fetchq_cnt"].as_i64().unwrap_or(0));
+            self.max_queued_bytes = self.max_queued_bytes.max(p["fetchq_size"].as_i64().unwrap_or(0));
+        }
+        let rtts: Vec<i64> = report["brokers"]
+            .as_object()
+            .into_iter()
+            .flat_map(|b| b.values())
+            .filter(|b| b["nodeid"].as_i64().unwrap_or(-1) >= 0)
+            .filter_map(|b| b["rtt"]["avg"].as_i64())
+            .filter(|&avg| avg > 0)
+            .collect();
+        if !rtts.is_empty() {
+            self.broker_rtt_avg_us = rtts.iter().sum::<i64>() / rtts.len() as i64;
+        }
+    }
+}
+
+/// Forwards each assignment to the member's queue, reports the member's
+/// assignment after every rebalance, and folds librdkafka's statistics into
+/// the point's (when the scenario turns them on).
 pub struct GroupContext {
     group: Arc<GroupState>,
     member: u32,
     last_error: LastError,
+    forward: Arc<ForwardSlot>,
+    stats: Arc<Stats>,
 }
 
 impl ClientContext for GroupContext {
@@ -107,9 +156,24 @@ impl ClientContext for GroupContext {
         tracing::debug!("librdkafka consumer: {error}: {reason}");
         self.last_error.set(reason.to_string());
     }
+
+    fn stats_raw(&self, report: &[u8]) {
+        match serde_json::from_slice::<serde_json::Value>(report) {
+            Ok(v) => self.stats.fetch.lock().unwrap().get_or_insert_with(FetchStats::default).add(&v),
+            Err(e) => tracing::debug!("unreadable librdkafka statistics: {e}"),
+        }
+    }
 }
 
 impl ConsumerContext for GroupContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        // Before `rd_kafka_assign` starts fetching (see `super::fetch`).
+        if let Rebalance::Assign(tpl) = rebalance {
+            let mine = tpl.elements().into_iter().filter(|e| e.topic() == self.group.topic).map(|e| e.partition());
+            self.forward.forward(consumer, mine.collect::<Vec<_>>());
+        }
+    }
+
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Error(e) = rebalance {
             self.last_error.set(format!("rebalance: {}", describe(e)));
@@ -146,81 +210,86 @@ impl KafkaConsumer {
         stats: Arc<Stats>,
     ) -> anyhow::Result<Self> {
         let last_error = LastError::default();
-        let context = GroupContext { group: group.clone(), member, last_error: last_error.clone() };
+        let forward = Arc::new(ForwardSlot::default());
+        let context = GroupContext {
+            group: group.clone(),
+            member,
+            last_error: last_error.clone(),
+            forward: forward.clone(),
+            stats: stats.clone(),
+        };
         let consumer: BaseConsumer<GroupContext> = config
             .create_with_context(context)
             .map_err(|e| anyhow::anyhow!("creating the Kafka consumer: {}", describe(&e)))?;
+        let queue = MemberQueue::new(&consumer, topic, forward)?;
         consumer.subscribe(&[topic]).map_err(|e| anyhow::anyhow!("subscribing to `{topic}`: {}", describe(&e)))?;
+        let client = Arc::new(Member { queue, consumer });
         let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
         let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
+        let (s, st) = (stop.clone(), stats.clone());
         let thread = std::thread::Builder::new()
             .name(format!("kafka-consumer-{member}"))
-            .spawn(move || poll_loop(consumer, tx, s))?;
+            .spawn(move || poll_loop(client, tx, s, st))?;
         Ok(KafkaConsumer { name: name.to_string(), stats, rx, group, last_error, stop, thread: Some(thread) })
     }
 }
 
-/// The bodies of one batch, copied into one buffer (a message cannot
-/// outlive its poll) and handed on as slices of it: one allocation per
-/// batch rather than one per message.
-#[derive(Default)]
-struct BatchBuffer {
-    /// (offset in `bodies`, length, partition) per message.
-    spans: Vec<(usize, usize, u32)>,
-    bodies: BytesMut,
-}
-
-impl BatchBuffer {
-    fn push(&mut self, m: &rdkafka::message::BorrowedMessage<'_>) {
-        let payload = m.payload().unwrap_or(&[]);
-        if self.bodies.capacity() - self.bodies.len() < payload.len() {
-            self.bodies.reserve(payload.len() * 256);
-        }
-        self.spans.push((self.bodies.len(), payload.len(), m.partition() as u32));
-        self.bodies.extend_from_slice(payload);
-    }
-
-    fn take(&mut self) -> Vec<Delivery> {
-        let frozen = self.bodies.split().freeze();
-        self.spans
-            .drain(..)
-            .map(|(at, len, partition)| Delivery { payload: frozen.slice(at..at + len), partition })
-            .collect()
-    }
-}
-
-/// Polls until stopped or the receiver is gone. Errors librdkafka reports
-/// per poll (a broker connection dropping and coming back) are transient
+/// The consumer thread: takes batches from the member's queue and serves
+/// the consumer queue (rebalances, errors) between them, until stopped or
+/// the receiver is gone. Errors librdkafka reports per poll or per
+/// partition (a broker connection dropping and coming back) are transient
 /// and only noted; a fatal client error ends the consumer.
 fn poll_loop(
-    consumer: BaseConsumer<GroupContext>,
+    member: Arc<Member<GroupContext>>,
     tx: mpsc::Sender<Result<Vec<Delivery>, String>>,
     stop: Arc<AtomicBool>,
+    stats: Arc<Stats>,
 ) {
-    let mut buf = BatchBuffer::default();
+    let consumer = &member.consumer;
+    let context = consumer.context();
+    let mut raw = Vec::with_capacity(MAX_BATCH);
+    let mut taken = Vec::with_capacity(MAX_BATCH);
+    let mut last_forward = Instant::now();
     while !stop.load(Ordering::Relaxed) {
-        match consumer.poll(POLL) {
-            None => continue,
-            Some(Err(e)) => {
-                if let Some(fatal) = consumer.client().fatal_error() {
-                    let _ = tx.blocking_send(Err(format!("fatal Kafka consumer error: {} ({:?})", fatal.1, fatal.0)));
-                    return;
-                }
-                consumer.context().last_error.set(describe(&e));
-                continue;
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        fetch::take(&member, WAIT, MAX_BATCH, &mut raw, &mut taken);
+        for t in taken.drain(..) {
+            match t {
+                Taken::Message { body, partition } => batch.push(Delivery { payload: body, partition }),
+                Taken::Error(e) => context.last_error.set(e),
             }
-            Some(Ok(m)) => buf.push(&m),
         }
-        for _ in 1..MAX_BATCH {
+        // The consumer queue: events, and the messages of any partition
+        // not forwarded (yet).
+        loop {
             match consumer.poll(Duration::ZERO) {
-                Some(Ok(m)) => buf.push(&m),
-                Some(Err(e)) => consumer.context().last_error.set(describe(&e)),
                 None => break,
+                Some(Ok(m)) => {
+                    stats.unforwarded.fetch_add(1, Ordering::Relaxed);
+                    batch.push(Delivery {
+                        payload: Bytes::copy_from_slice(m.payload().unwrap_or(&[])),
+                        partition: m.partition() as u32,
+                    })
+                }
+                Some(Err(e)) => {
+                    if let Some(fatal) = consumer.client().fatal_error() {
+                        let _ =
+                            tx.blocking_send(Err(format!("fatal Kafka consumer error: {} ({:?})", fatal.1, fatal.0)));
+                        return;
+                    }
+                    context.last_error.set(describe(&e));
+                }
             }
         }
-        let batch = buf.take();
-        if tx.blocking_send(Ok(batch)).is_err() {
+        if last_forward.elapsed() >= REFORWARD {
+            if let Ok(tpl) = consumer.assignment() {
+                let mine =
+                    tpl.elements().into_iter().filter(|e| e.topic() == context.group.topic).map(|e| e.partition());
+                context.forward.forward(consumer, mine.collect::<Vec<_>>());
+            }
+            last_forward = Instant::now();
+        }
+        if !batch.is_empty() && tx.blocking_send(Ok(batch)).is_err() {
             return;
         }
     }
@@ -262,6 +331,10 @@ impl Consumer for KafkaConsumer {
     async fn close(mut self: Box<Self>) -> anyhow::Result<()> {
         self.stop.store(true, Ordering::Relaxed);
         self.rx.close();
+        // Batches not taken hold the client (their messages must go before
+        // it); drop them now, so that the client is closed on its own
+        // thread below rather than on whichever drops the last of them.
+        while self.rx.try_recv().is_ok() {}
         if let Some(t) = self.thread.take() {
             // Leaving the group can take a moment; do not block the runtime.
             tokio::task::spawn_blocking(move || t.join()).await?.ok();
@@ -283,6 +356,28 @@ mod tests {
 
     fn set(p: &[i32]) -> Option<BTreeSet<i32>> {
         Some(p.iter().copied().collect())
+    }
+
+    #[test]
+    fn fetch_statistics_keep_the_fullest_queue_and_the_last_round_trip() {
+        let report = |q: i64, rtt: i64| {
+            serde_json::json!({
+                "brokers": {
+                    "bootstrap": {"nodeid": -1, "rtt": {"avg": 99_999}},
+                    "b1": {"nodeid": 1, "rtt": {"avg": rtt}}
+                },
+                "topics": {"t": {"partitions": {
+                    "0": {"fetchq_cnt": q, "fetchq_size": q * 1000},
+                    "-1": {"fetchq_cnt": 0, "fetchq_size": 0}
+                }}}
+            })
+        };
+        let mut s = FetchStats::default();
+        s.add(&report(5, 12_000));
+        s.add(&report(2, 11_000));
+        assert_eq!((s.reports, s.max_queued_msgs, s.max_queued_bytes), (2, 5, 5000));
+        // The bootstrap connection (no node id) is not a fetching broker.
+        assert_eq!(s.broker_rtt_avg_us, 11_000);
     }
 
     #[test]

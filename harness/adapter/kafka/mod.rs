@@ -17,6 +17,7 @@ pub mod admin;
 pub mod config;
 pub mod consumer;
 pub mod error;
+mod fetch;
 pub mod producer;
 
 use crate::adapter::{ConnectContext, Consumer, Driver, Producer, Session, Topology};
@@ -41,6 +42,14 @@ pub struct Stats {
     pub send_errors: AtomicU64,
     /// Delivery reports with an error.
     pub delivery_errors: AtomicU64,
+    /// Messages consumers read from the consumer queue rather than their
+    /// own (a partition not forwarded; see `fetch`): 0 when every
+    /// assignment was forwarded before its fetching started.
+    pub unforwarded: AtomicU64,
+    /// From librdkafka's consumer statistics, when the scenario turns them
+    /// on (`statistics.interval.ms` in `consumer_properties`): see
+    /// [`consumer::FetchStats`].
+    pub fetch: Mutex<Option<consumer::FetchStats>>,
     /// Per consumer group, each member's partitions once the group settled.
     pub assignments: Mutex<BTreeMap<String, Vec<Vec<i32>>>>,
 }
@@ -167,6 +176,8 @@ impl Session for KafkaSession {
             "queue_full": self.stats.queue_full.load(Ordering::Relaxed),
             "send_errors": self.stats.send_errors.load(Ordering::Relaxed),
             "delivery_errors": self.stats.delivery_errors.load(Ordering::Relaxed),
+            "unforwarded": self.stats.unforwarded.load(Ordering::Relaxed),
+            "consumer_fetch": *self.stats.fetch.lock().unwrap(),
             "group_assignments": self.stats.assignments.lock().unwrap().clone(),
         })
     }
