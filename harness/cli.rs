@@ -48,6 +48,9 @@ pub enum Command {
         /// Worker threads of the harness's async runtime (default: one per CPU). On a host shared with the broker, 1 leaves the broker more CPU and costs fewer thread wake-ups per message.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
         threads: Option<u16>,
+        /// Leave each point's topic or queue, with its messages, on the broker (to read it with another client); each result names it in a warning.
+        #[arg(long)]
+        keep_topics: bool,
     },
     /// Write report.html and report.md (with charts) from stored results.
     Report(crate::report::commands::ReportArgs),
@@ -107,7 +110,7 @@ fn runtime(threads: Option<u16>) -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn execute(cli: Cli, args: Vec<OsString>) -> anyhow::Result<i32> {
     match cli.command {
-        Command::Run { scenario, out, brokers, set, quick, no_progress, shard, threads } => {
+        Command::Run { scenario, out, brokers, set, quick, no_progress, shard, threads, keep_topics } => {
             let opts = RunOptions {
                 scenario,
                 out,
@@ -115,6 +118,7 @@ fn execute(cli: Cli, args: Vec<OsString>) -> anyhow::Result<i32> {
                 progress: !no_progress && std::io::stderr().is_terminal(),
                 command: args.iter().map(|a| a.to_string_lossy().into_owned()).collect(),
                 shard,
+                keep_topics,
             };
             let outcome = runtime(threads)?.block_on(run::run(opts))?;
             crate::report::commands::after_run(&outcome.dir);

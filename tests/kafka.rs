@@ -53,6 +53,9 @@ async fn three_partitions_two_consumers_deliver_exactly_once_in_order() {
     // The short fetch wait the adapter chose for tansu is on record.
     assert_eq!(p.params.options["fetch_wait_max_ms"], serde_json::json!(1));
     assert_eq!(p.adapter_stats["delivery_errors"], 0);
+    // Through the group's rebalances every partition was forwarded to its
+    // member's own queue before fetching started.
+    assert_eq!(p.adapter_stats["unforwarded"], 0);
 }
 
 /// `backlog: true`: the group joins after everything was produced, starts
@@ -75,6 +78,59 @@ async fn a_backlog_is_drained_by_consumers_that_attach_later() {
     // waited at least the whole window.
     assert!(p.throughput.consume_msgs_per_s > 5000.0, "{:?}", p.throughput);
     assert!(p.latency_us.end_to_end.max >= 2_000_000, "{:?}", p.latency_us.end_to_end);
+    assert_eq!(p.adapter_stats["unforwarded"], 0);
+}
+
+/// `--keep-topics` leaves the point's topic and every message on the
+/// broker, and the result names the topic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_topics_leaves_the_topic_and_its_messages() {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let broker = Instance::start(&TansuKind::new().unwrap(), Mode::Attached).await.unwrap();
+    let endpoint = format!("127.0.0.1:{}", broker.ports.main());
+    let text = format!(
+        "workload:\n  payload: 100B\n  rate: 1000msgps\n  partitions: 2\n  subscriptions: 0\n  warmup: 0s\n  duration: 1s\n\
+         brokers:\n  - name: kafka\n    provision: live\n    endpoint: {endpoint}\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = mqbench::scenario::parse(std::path::Path::new("keep.yaml"), &text, &Default::default()).unwrap();
+    let opts =
+        mqbench::run::RunOptions { out: Some(dir.path().to_path_buf()), keep_topics: true, ..Default::default() };
+    let r = mqbench::run::run_loaded(scenario, opts, tokio_util::sync::CancellationToken::new()).await.unwrap().results;
+    common::assert_matches_schema(&dir.path().join("results.json"));
+    let p = &r.points[0];
+    assert_eq!(p.status, Status::Ok, "{:?}", p.error);
+    assert_eq!(p.counts.acked, 1000);
+    let kept = p.warnings.iter().find_map(|w| w.strip_prefix("kept `")).expect("no `kept` warning");
+    let topic = kept.split('`').next().unwrap().to_string();
+    // Read the topic back from the start of each partition to its end
+    // (tansu's high watermarks are not to be trusted: one short here).
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &endpoint)
+        .set("group.id", "keep-topics-check")
+        .set("enable.partition.eof", "true")
+        .set("fetch.wait.max.ms", "1")
+        .create()
+        .unwrap();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for partition in 0..2 {
+        tpl.add_partition_offset(&topic, partition, rdkafka::Offset::Beginning).unwrap();
+    }
+    consumer.assign(&tpl).unwrap();
+    let (mut stored, mut at_end) = (0, std::collections::BTreeSet::new());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while at_end.len() < 2 && Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(_)) => stored += 1,
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(partition))) => {
+                at_end.insert(partition);
+            }
+            Some(Err(e)) => panic!("reading `{topic}` back: {e}"),
+            None => {}
+        }
+    }
+    assert_eq!(at_end.len(), 2, "did not reach the end of `{topic}` in 20 s ({stored} read)");
+    assert_eq!(stored, 1000, "messages left in `{topic}`");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -41,7 +41,8 @@ pub struct ConsumerReport {
     pub received_in_window: u64,
     /// Every distinct message received, measured or not.
     pub received_total: u64,
-    /// When the last of them arrived.
+    /// When the first and the last of them arrived.
+    pub first_received_at: Option<Instant>,
     pub last_received_at: Option<Instant>,
     pub fatal: Option<String>,
 }
@@ -105,6 +106,7 @@ pub async fn run(mut consumer: Box<dyn Consumer>, plan: ConsumerPlan, stop: Canc
         bucket.received += fresh;
         if fresh > 0 {
             report.received_total += fresh;
+            report.first_received_at.get_or_insert(now);
             report.last_received_at = Some(now);
         }
         plan.live.received.fetch_add(fresh, Ordering::Relaxed);

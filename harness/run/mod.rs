@@ -35,6 +35,10 @@ pub struct RunOptions {
     /// This worker's share when N load generators run the scenario
     /// (`--shard i/N`; see `shard.rs`).
     pub shard: Option<crate::results::Shard>,
+    /// Skip each point's cleanup, leaving its topic and messages on the
+    /// broker (`--keep-topics`): for reading the same messages with another
+    /// client, as the Kafka comparison in the README does.
+    pub keep_topics: bool,
 }
 
 /// The broker of the points being run, or why it did not start.
@@ -157,6 +161,7 @@ pub async fn run_loaded(scenario: Scenario, opts: RunOptions, cancel: Cancellati
                             opts.shard.map(|s| format!("-s{}", s.index)).unwrap_or_default()
                         ),
                         shard: opts.shard,
+                        keep_topic: opts.keep_topics,
                     };
                     let mut progress_outputs = std::mem::take(&mut outputs);
                     let mut on_progress = |p: &point::Progress| {

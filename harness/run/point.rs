@@ -44,6 +44,8 @@ pub struct PointTarget<'a> {
     pub topic: String,
     /// Run only this worker's producers and consumers (`--shard i/N`).
     pub shard: Option<crate::results::Shard>,
+    /// Leave the topic and its messages on the broker after the point.
+    pub keep_topic: bool,
 }
 
 async fn within<T>(what: &str, fut: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
@@ -115,7 +117,8 @@ pub async fn run_point(
     };
     let started_at = crate::results::env::now_rfc3339();
     let outcome = measure(point, session.as_ref(), &topology, target, cancel, progress).await;
-    let cleanup = within("cleaning up the topic", session.cleanup(&topology)).await;
+    let cleanup =
+        if target.keep_topic { Ok(()) } else { within("cleaning up the topic", session.cleanup(&topology)).await };
     let mut result = match outcome {
         Ok(r) => r,
         Err(e) => failed_result(point, format!("{e:#}"), session.broker_software()),
@@ -128,6 +131,9 @@ pub async fn run_point(
     result.adapter_stats = session.stats();
     if let Err(e) = cleanup {
         result.warnings.push(format!("cleanup failed: {e:#}"));
+    }
+    if target.keep_topic {
+        result.warnings.push(format!("kept `{}` and its messages on the broker (--keep-topics)", topology.topic));
     }
     result
 }
@@ -273,11 +279,12 @@ async fn measure(
     let received_total: u64 = consumer_reports.iter().map(|c| c.end_to_end.count()).sum();
     let drained = drain_started.map(|start| drain_rate(start, &consumer_reports));
     let mut result = assemble(point, session, producer_reports, consumer_reports, lead_s);
-    if let Some((msgs_per_s, secs)) = drained {
+    if let Some((msgs_per_s, secs, lead)) = drained {
         result.throughput.consume_msgs_per_s = msgs_per_s;
         result.throughput.consume_bytes_per_s = msgs_per_s * p.payload_bytes as f64;
         result.warnings.push(format!(
-            "backlog point: consumers attached after the producers were done and drained the backlog in {secs:.2} s; consume throughput is that catch-up read rate, and end-to-end latency includes the wait"
+            "backlog point: consumers attached after the producers were done and drained the backlog in {secs:.2} s from the first message (which came {:.0} ms after they were ready); consume throughput is that catch-up read rate, and end-to-end latency includes the wait",
+            lead * 1000.0
         ));
     }
     let messages = if received_total > 0 { received_total } else { result.counts.acked };
@@ -319,11 +326,13 @@ fn spawn_consumers(
 /// A backlog point's consume rate: every message received (warm-up ones
 /// too: they are part of the backlog) over the time from the consumers'
 /// start to the last receipt, and that time in seconds.
-fn drain_rate(start: Instant, consumers: &[ConsumerReport]) -> (f64, f64) {
+fn drain_rate(start: Instant, consumers: &[ConsumerReport]) -> (f64, f64, f64) {
     let received: u64 = consumers.iter().map(|c| c.received_total).sum();
+    let first = consumers.iter().filter_map(|c| c.first_received_at).min().unwrap_or(start);
     let last = consumers.iter().filter_map(|c| c.last_received_at).max().unwrap_or(start);
-    let secs = last.saturating_duration_since(start).as_secs_f64();
-    (if secs > 0.0 { received as f64 / secs } else { 0.0 }, secs)
+    let secs = last.saturating_duration_since(first).as_secs_f64();
+    let lead = first.saturating_duration_since(start).as_secs_f64();
+    (if secs > 0.0 { received as f64 / secs } else { 0.0 }, secs, lead)
 }
 
 /// Turns task reports into a point result (counts, latency, warnings).
