@@ -324,13 +324,18 @@ fn spawn_consumers(
 }
 
 /// A backlog point's consume rate: every message received (warm-up ones
-/// too: they are part of the backlog) over the time from the consumers'
-/// start to the last receipt, and that time in seconds.
+/// too: they are part of the backlog) over the time from the first receipt
+/// to the last, as `rdkafka_performance -C` times its rate (the first
+/// receipt's messages count, as the tool counts its first message); from
+/// the consumers' start instead when everything came in one receipt.
+/// Returns the rate, that time and the time from the start to the first
+/// receipt, in seconds.
 fn drain_rate(start: Instant, consumers: &[ConsumerReport]) -> (f64, f64, f64) {
     let received: u64 = consumers.iter().map(|c| c.received_total).sum();
     let first = consumers.iter().filter_map(|c| c.first_received_at).min().unwrap_or(start);
     let last = consumers.iter().filter_map(|c| c.last_received_at).max().unwrap_or(start);
-    let secs = last.saturating_duration_since(first).as_secs_f64();
+    let from = if last > first { first } else { start };
+    let secs = last.saturating_duration_since(from).as_secs_f64();
     let lead = first.saturating_duration_since(start).as_secs_f64();
     (if secs > 0.0 { received as f64 / secs } else { 0.0 }, secs, lead)
 }
@@ -449,5 +454,38 @@ fn assemble(
         errors,
         resources: Resources::default(),
         adapter_stats: serde_json::Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn receipts(start: Instant, first_ms: u64, last_ms: u64, received: u64) -> ConsumerReport {
+        ConsumerReport {
+            received_total: received,
+            first_received_at: Some(start + Duration::from_millis(first_ms)),
+            last_received_at: Some(start + Duration::from_millis(last_ms)),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_drain_is_timed_from_the_first_receipt_of_any_consumer_to_the_last() {
+        let start = Instant::now();
+        let consumers = [receipts(start, 100, 900, 600), receipts(start, 300, 1100, 400)];
+        let (rate, secs, lead) = drain_rate(start, &consumers);
+        assert!((secs - 1.0).abs() < 1e-9 && (lead - 0.1).abs() < 1e-9, "{secs} {lead}");
+        assert!((rate - 1000.0).abs() < 1e-6, "{rate}");
+    }
+
+    #[test]
+    fn a_drain_in_one_receipt_is_timed_from_the_consumers_start() {
+        let start = Instant::now();
+        let (rate, secs, _) = drain_rate(start, &[receipts(start, 50, 50, 100)]);
+        assert!((secs - 0.05).abs() < 1e-9, "{secs}");
+        assert!((rate - 2000.0).abs() < 1e-6, "{rate}");
+        // Nothing received: no rate, not a division by zero.
+        assert_eq!(drain_rate(start, &[ConsumerReport::default()]).0, 0.0);
     }
 }
