@@ -48,7 +48,7 @@ pub enum Command {
         /// Worker threads of the harness's async runtime (default: one per CPU). On a host shared with the broker, 1 leaves the broker more CPU and costs fewer thread wake-ups per message.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
         threads: Option<u16>,
-        /// Leave each point's topic or queue, with its messages, on the broker (to read it with another client); each result names it in a warning.
+        /// Leave each point's topic or queue, with its messages, on the broker (to read it with another client; for live brokers: local ones are still stopped at the end); each result names it in a warning.
         #[arg(long)]
         keep_topics: bool,
     },
