@@ -15,7 +15,7 @@
 //! in a generation that includes every member.
 
 use super::error::{describe, LastError};
-use super::fetch::{self, ForwardSlot, Member, MemberQueue, Taken};
+use super::fetch::{self, ForwardSlot, Member, MemberQueue};
 use super::Stats;
 use crate::adapter::{Consumer, Delivery};
 use async_trait::async_trait;
@@ -24,7 +24,7 @@ use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer as _, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
-use rdkafka::ClientConfig;
+use rdkafka::{ClientConfig, TopicPartitionList};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -169,8 +169,7 @@ impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         // Before `rd_kafka_assign` starts fetching (see `super::fetch`).
         if let Rebalance::Assign(tpl) = rebalance {
-            let mine = tpl.elements().into_iter().filter(|e| e.topic() == self.group.topic).map(|e| e.partition());
-            self.forward.forward(consumer, mine.collect::<Vec<_>>());
+            self.forward.forward(consumer, partitions_of(tpl, &self.group.topic));
         }
     }
 
@@ -183,7 +182,7 @@ impl ConsumerContext for GroupContext {
         // all, cooperative only the change).
         let assigned = consumer
             .assignment()
-            .map(|tpl| tpl.elements().iter().filter(|e| e.topic() == self.group.topic).map(|e| e.partition()).collect())
+            .map(|tpl| partitions_of(&tpl, &self.group.topic).into_iter().collect())
             .unwrap_or_default();
         self.group.set(self.member, assigned);
     }
@@ -234,6 +233,11 @@ impl KafkaConsumer {
     }
 }
 
+/// The partitions of `topic` in `tpl`.
+fn partitions_of(tpl: &TopicPartitionList, topic: &str) -> Vec<i32> {
+    tpl.elements_for_topic(topic).iter().map(|e| e.partition()).collect()
+}
+
 /// The consumer thread: takes batches from the member's queue and serves
 /// the consumer queue (rebalances, errors) between them, until stopped or
 /// the receiver is gone. Errors librdkafka reports per poll or per
@@ -248,17 +252,10 @@ fn poll_loop(
     let consumer = &member.consumer;
     let context = consumer.context();
     let mut raw = Vec::with_capacity(MAX_BATCH);
-    let mut taken = Vec::with_capacity(MAX_BATCH);
     let mut last_forward = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        fetch::take(&member, WAIT, MAX_BATCH, &mut raw, &mut taken);
-        for t in taken.drain(..) {
-            match t {
-                Taken::Message { body, partition } => batch.push(Delivery { payload: body, partition }),
-                Taken::Error(e) => context.last_error.set(e),
-            }
-        }
+        fetch::take(&member, WAIT, MAX_BATCH, &mut raw, &mut batch, |e| context.last_error.set(e));
         // The consumer queue: events, and the messages of any partition
         // not forwarded (yet).
         loop {
@@ -283,9 +280,7 @@ fn poll_loop(
         }
         if last_forward.elapsed() >= REFORWARD {
             if let Ok(tpl) = consumer.assignment() {
-                let mine =
-                    tpl.elements().into_iter().filter(|e| e.topic() == context.group.topic).map(|e| e.partition());
-                context.forward.forward(consumer, mine.collect::<Vec<_>>());
+                context.forward.forward(consumer, partitions_of(&tpl, &context.group.topic));
             }
             last_forward = Instant::now();
         }

@@ -29,6 +29,7 @@
 //! [`Lease`] on the [`Member`] (client and queue), so librdkafka is never
 //! destroyed under a message.
 
+use crate::adapter::Delivery;
 use bytes::Bytes;
 use rdkafka::bindings as rdsys;
 use rdkafka::consumer::{BaseConsumer, Consumer as _, ConsumerContext};
@@ -182,21 +183,17 @@ impl<C: ConsumerContext + 'static> Drop for Fetched<C> {
     }
 }
 
-/// A message taken from the member's queue: its body and partition, or the
-/// error librdkafka delivered in its place.
-pub enum Taken {
-    Message { body: Bytes, partition: u32 },
-    Error(String),
-}
-
 /// Takes up to `max` messages from `member`'s queue (see
-/// [`MemberQueue::take`]), each wrapped so that it lives as long as its body.
+/// [`MemberQueue::take`]) into `out`, each body owning its message so that
+/// it lives as long as the body; a message that carries an error instead
+/// is destroyed and its error handed to `on_error`.
 pub fn take<C: ConsumerContext + 'static>(
     member: &Arc<Member<C>>,
     wait: Duration,
     max: usize,
     raw: &mut Vec<*mut rdsys::rd_kafka_message_t>,
-    out: &mut Vec<Taken>,
+    out: &mut Vec<Delivery>,
+    mut on_error: impl FnMut(String),
 ) {
     raw.clear();
     member.queue.take(wait, max, raw);
@@ -211,10 +208,10 @@ pub fn take<C: ConsumerContext + 'static>(
             let code: RDKafkaErrorCode = err.into();
             // SAFETY: as above; destroyed once, here.
             unsafe { rdsys::rd_kafka_message_destroy(message) };
-            out.push(Taken::Error(format!("fetch error on partition {partition}: {code}")));
+            on_error(format!("fetch error on partition {partition}: {code}"));
             continue;
         }
-        let body = Bytes::from_owner(Fetched { message, _lease: lease.clone() });
-        out.push(Taken::Message { body, partition: partition as u32 });
+        let payload = Bytes::from_owner(Fetched { message, _lease: lease.clone() });
+        out.push(Delivery { payload, partition: partition as u32 });
     }
 }
