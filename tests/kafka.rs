@@ -92,12 +92,8 @@ async fn keep_topics_leaves_the_topic_and_its_messages() {
         "workload:\n  payload: 100B\n  rate: 1000msgps\n  partitions: 2\n  subscriptions: 0\n  warmup: 0s\n  duration: 1s\n\
          brokers:\n  - name: kafka\n    provision: live\n    endpoint: {endpoint}\n"
     );
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = mqbench::scenario::parse(std::path::Path::new("keep.yaml"), &text, &Default::default()).unwrap();
-    let opts =
-        mqbench::run::RunOptions { out: Some(dir.path().to_path_buf()), keep_topics: true, ..Default::default() };
-    let r = mqbench::run::run_loaded(scenario, opts, tokio_util::sync::CancellationToken::new()).await.unwrap().results;
-    common::assert_matches_schema(&dir.path().join("results.json"));
+    let opts = mqbench::run::RunOptions { keep_topics: true, ..Default::default() };
+    let r = common::run_scenario_with("keep.yaml", &text, opts).await;
     let p = &r.points[0];
     assert_eq!(p.status, Status::Ok, "{:?}", p.error);
     assert_eq!(p.counts.acked, 1000);

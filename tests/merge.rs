@@ -7,22 +7,14 @@ mod common;
 use mqbench::measure::LatencyHistogram;
 use mqbench::results::merge::{merge, MergeError};
 use mqbench::results::{ResultsFile, Shard, Status};
-use mqbench::run::{run_loaded, RunOptions};
-use mqbench::scenario::{parse, Overrides};
-use std::path::Path;
-use tokio_util::sync::CancellationToken;
+use mqbench::run::RunOptions;
 
 // A fixed rate makes counts exact: 4,000 msg/s over a 2 s window is 8,000
 // messages however the producers are split.
 const SCENARIO: &str = "name: shards\nworkload:\n  payload: 100B\n  rate: 4000msgps\n  producers: 2\n  warmup: 500ms\n  duration: 2s\n  drain: 2s\nbrokers:\n  - name: loopback\n";
 
 async fn run(shard: Option<Shard>) -> ResultsFile {
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = parse(Path::new("shards.yaml"), SCENARIO, &Overrides::default()).unwrap();
-    let opts = RunOptions { out: Some(dir.path().to_path_buf()), shard, ..Default::default() };
-    let results = run_loaded(scenario, opts, CancellationToken::new()).await.unwrap().results;
-    common::assert_matches_schema(&dir.path().join("results.json"));
-    results
+    common::run_scenario_with("shards.yaml", SCENARIO, RunOptions { shard, ..Default::default() }).await
 }
 
 fn total(text: &str) -> u64 {

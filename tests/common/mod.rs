@@ -13,9 +13,14 @@ use tokio_util::sync::CancellationToken;
 /// Runs `text` (a scenario, named `name` in errors) and returns its results
 /// after checking the results file written for it.
 pub async fn run_scenario(name: &str, text: &str) -> ResultsFile {
+    run_scenario_with(name, text, RunOptions::default()).await
+}
+
+/// As [`run_scenario`], with run options (`out` is set here).
+pub async fn run_scenario_with(name: &str, text: &str, opts: RunOptions) -> ResultsFile {
     let dir = tempfile::tempdir().unwrap();
     let scenario = parse(Path::new(name), text, &Overrides::default()).unwrap();
-    let opts = RunOptions { out: Some(dir.path().to_path_buf()), ..Default::default() };
+    let opts = RunOptions { out: Some(dir.path().to_path_buf()), ..opts };
     let outcome = run_loaded(scenario, opts, CancellationToken::new()).await.unwrap();
     let file = dir.path().join("results.json");
     assert_matches_schema(&file);
