@@ -23,7 +23,7 @@ async fn main() -> anyhow::Result<()> {
     match verb {
         "create" => {
             let partitions: u32 = args.get(3).ok_or_else(|| anyhow::anyhow!(usage))?.parse()?;
-            admin.create_topic(topic, partitions, 1).await?;
+            admin.create_topic(topic, partitions, 1, &[]).await?;
             println!("created `{topic}` with {partitions} partitions");
         }
         "delete" => {

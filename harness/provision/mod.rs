@@ -27,10 +27,27 @@ pub trait RunningBroker: Send + Sync {
     async fn before_point(&mut self) -> anyhow::Result<()> {
         Ok(())
     }
+    /// Called after each point: what died of the broker while the point ran
+    /// (nothing for live and embedded brokers, whose health mqbench does
+    /// not watch).
+    fn after_point(&mut self) -> Option<Incident> {
+        None
+    }
     /// Stops what was started (nothing for live and embedded brokers).
     async fn stop(&mut self) -> anyhow::Result<()> {
         Ok(())
     }
+}
+
+/// Broker processes that died while a point ran.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Incident {
+    /// Which processes died and how, with their logs' last lines.
+    pub message: String,
+    /// True when the broker could not have served the point to its end:
+    /// its only process, or a majority of a cluster's nodes, died. A
+    /// minority of a cluster's nodes is a failover that the point measured.
+    pub fatal: bool,
 }
 
 /// The in-process loopback broker.

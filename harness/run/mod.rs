@@ -14,7 +14,7 @@ pub mod shard;
 pub mod stop_signal;
 
 use crate::provision::{self, RunningBroker};
-use crate::results::{env, ResultsFile, ResultsWriter, RunInfo, SCHEMA_VERSION};
+use crate::results::{env, PointResult, ResultsFile, ResultsWriter, RunInfo, Status, SCHEMA_VERSION};
 use crate::scenario::{self, Overrides, Scenario};
 use output::{Event, Output};
 use point::{failed_result, run_point, PointTarget};
@@ -49,6 +49,23 @@ pub struct RunOutcome {
     pub results: ResultsFile,
     /// True when a signal (Ctrl-C, SIGTERM, SIGHUP) stopped the run early.
     pub interrupted: bool,
+}
+
+/// Records broker processes that died during a point: a failed point when
+/// the broker could not serve it to its end (the error says so before any
+/// error the point itself met), a warning when a cluster lost a minority
+/// of its nodes (the failover is what the point measured). The next point
+/// runs on a restarted broker (`RunningBroker::before_point`).
+fn record_incident(result: &mut PointResult, incident: provision::Incident) {
+    if incident.fatal {
+        result.status = Status::Failed;
+        result.error = Some(match result.error.take() {
+            Some(e) => format!("{}; then: {e}", incident.message),
+            None => incident.message,
+        });
+    } else {
+        result.warnings.push(incident.message);
+    }
 }
 
 /// Runs a scenario file to the end (or to Ctrl-C, SIGTERM or SIGHUP), writing results as it
@@ -169,8 +186,11 @@ pub async fn run_loaded(scenario: Scenario, opts: RunOptions, cancel: Cancellati
                             let _ = o.on(&Event::Progress { point, progress: p });
                         }
                     };
-                    let r = run_point(point, &target, &cancel, &mut on_progress).await;
+                    let mut r = run_point(point, &target, &cancel, &mut on_progress).await;
                     outputs = progress_outputs;
+                    if let Some(incident) = b.after_point() {
+                        record_incident(&mut r, incident);
+                    }
                     r
                 }
             },

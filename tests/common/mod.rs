@@ -4,6 +4,8 @@
 //! results.json the tests produce be validated against it).
 #![allow(dead_code)] // each test binary uses its own part
 
+pub mod procs;
+
 use mqbench::results::ResultsFile;
 use mqbench::run::{run_loaded, RunOptions};
 use mqbench::scenario::{parse, Overrides};

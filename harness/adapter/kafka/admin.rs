@@ -62,9 +62,19 @@ impl Admin {
         AdminOptions::new().request_timeout(Some(ADMIN_TIMEOUT)).operation_timeout(Some(ADMIN_TIMEOUT))
     }
 
-    /// Creates `topic` and waits until every partition has a leader.
-    pub async fn create_topic(&self, topic: &str, partitions: u32, replication: u32) -> anyhow::Result<()> {
-        let new = NewTopic::new(topic, partitions as i32, TopicReplication::Fixed(replication as i32));
+    /// Creates `topic` with the topic-level `config` and waits until every
+    /// partition has a leader.
+    pub async fn create_topic(
+        &self,
+        topic: &str,
+        partitions: u32,
+        replication: u32,
+        config: &[(&str, &str)],
+    ) -> anyhow::Result<()> {
+        let mut new = NewTopic::new(topic, partitions as i32, TopicReplication::Fixed(replication as i32));
+        for (k, v) in config {
+            new = new.set(k, v);
+        }
         let results = self
             .client
             .create_topics([&new], &Self::options())

@@ -9,11 +9,13 @@
 //! | `idempotence`         | false   | `enable.idempotence` (needs `acks: all`) |
 //! | `keys`                | false   | true: each message is keyed by its 8-byte sequence number and librdkafka's partitioner picks the partition; false: no key, the adapter spreads messages round-robin |
 //! | `replication_factor`  | 1       | replication factor of the point's topic |
+//! | `topic_config`        | none    | topic-level configs of the point's topic (`min.insync.replicas: 2`, `retention.ms`, ...) |
 //! | `fetch_wait_max_ms`   | 500, 1 on tansu | `fetch.wait.max.ms` of the consumers (see below) |
 //! | `properties`          | none    | any librdkafka property, for producers and consumers |
 //! | `producer_properties` | none    | any librdkafka property, producers only |
 //! | `consumer_properties` | none    | any librdkafka property, consumers only |
-//! | `local_broker`        | `tansu` | what `provision: local` starts: `tansu` or `apache-kafka` |
+//! | `local_broker`        | `apache-kafka` | what `provision: local` starts: `apache-kafka` or `tansu` |
+//! | `local_nodes`         | 1       | nodes of the local Apache Kafka cluster (1 to 5 KRaft nodes, each broker and controller) |
 //!
 //! Defaults are librdkafka's own except `fetch_wait_max_ms` on tansu:
 //! tansu answers every Fetch only after `fetch.wait.max.ms`, even when data
@@ -82,14 +84,16 @@ impl Compression {
     }
 }
 
-/// Which broker `provision: local` starts for the `kafka` adapter.
+/// Which broker `provision: local` starts for the `kafka` adapter:
+/// Apache Kafka unless the scenario names tansu (read by provisioning; kept
+/// here so that a misspelt value is refused at `validate`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
 pub enum LocalBroker {
     #[default]
-    #[serde(rename = "tansu")]
-    Tansu,
     #[serde(rename = "apache-kafka")]
     ApacheKafka,
+    #[serde(rename = "tansu")]
+    Tansu,
 }
 
 /// A librdkafka property value: scenario files may write numbers and
@@ -142,7 +146,11 @@ pub struct Options {
     #[serde(default)]
     pub consumer_properties: BTreeMap<String, PropValue>,
     #[serde(default)]
+    pub topic_config: BTreeMap<String, PropValue>,
+    #[serde(default)]
     pub local_broker: LocalBroker,
+    #[serde(default = "one")]
+    pub local_nodes: u32,
 }
 
 fn one() -> u32 {
@@ -165,6 +173,12 @@ impl Options {
         }
         if self.replication_factor == 0 {
             return Err("`replication_factor` must be at least 1".into());
+        }
+        if !(1..=5).contains(&self.local_nodes) {
+            return Err(format!("`local_nodes` is 1 to 5 (each node is a JVM on this host), not {}", self.local_nodes));
+        }
+        if self.local_nodes > 1 && self.local_broker == LocalBroker::Tansu {
+            return Err("`local_nodes` above 1 needs `local_broker: apache-kafka`: tansu runs one node".into());
         }
         if self.batch_size == Some(0) {
             return Err("`batch_size` must be at least 1 byte".into());

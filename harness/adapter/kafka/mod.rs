@@ -131,7 +131,9 @@ impl Session for KafkaSession {
 
     async fn prepare(&self, t: &Topology) -> anyhow::Result<()> {
         self.groups.lock().unwrap().clear();
-        self.admin.create_topic(&t.topic, t.partitions.max(1), self.options.replication_factor).await
+        let config: Vec<(&str, &str)> =
+            self.options.topic_config.iter().map(|(k, v)| (k.as_str(), v.0.as_str())).collect();
+        self.admin.create_topic(&t.topic, t.partitions.max(1), self.options.replication_factor, &config).await
     }
 
     async fn producer(&self, t: &Topology, _index: u32) -> anyhow::Result<Box<dyn Producer>> {

@@ -1,7 +1,9 @@
 //! Local ActiveMQ Classic with its AMQP 1.0 transport.
 //!
-//! Needs an upstream installation (`ACTIVEMQ_HOME`, the tarball from
-//! activemq.apache.org) whose `lib/` holds the `activemq-amqp` module.
+//! Needs an upstream installation whose `lib/` holds the `activemq-amqp`
+//! module: the `bin` distribution that `docker/install-brokers.sh` unpacks
+//! from Maven Central (found without any variable set, see
+//! [`super::home`]), or `ACTIVEMQ_HOME`.
 //! Debian's `activemq` package is built without that module (its
 //! README.Debian lists it as disabled; an `amqp://` connector fails with
 //! "Transport scheme NOT recognized"), so on our CI machines this kind
@@ -14,6 +16,7 @@
 //! convention) are on by default in ActiveMQ.
 
 use super::artemis::answers_amqp;
+use super::home::broker_home;
 use super::{Launch, LocalKind, Ports};
 use anyhow::bail;
 use async_trait::async_trait;
@@ -48,17 +51,16 @@ fn find_amqp_jar(dir: &Path, depth: u32) -> Option<PathBuf> {
 }
 
 impl ActiveMqKind {
-    /// `ACTIVEMQ_HOME`, else Debian's location; fails unless the
-    /// installation has the AMQP module.
+    /// `ACTIVEMQ_HOME`, else the installed distribution ([`super::home`]),
+    /// else Debian's location; fails unless the installation has the AMQP
+    /// module.
     pub fn new() -> anyhow::Result<ActiveMqKind> {
-        let home = match std::env::var_os("ACTIVEMQ_HOME") {
-            Some(h) => PathBuf::from(h),
-            None if Path::new(DEBIAN_HOME).is_dir() => PathBuf::from(DEBIAN_HOME),
-            None => bail!(
-                "no local ActiveMQ: set ACTIVEMQ_HOME to an unpacked upstream release from \
-                 https://activemq.apache.org/components/classic/download/ (it includes the activemq-amqp module), \
-                 or use `provision: live` with an `endpoint:`"
-            ),
+        let home = match broker_home("Apache ActiveMQ Classic", "ACTIVEMQ_HOME", "activemq", "bin/activemq") {
+            Ok(home) => home,
+            Err(_) if std::env::var_os("ACTIVEMQ_HOME").is_none() && Path::new(DEBIAN_HOME).is_dir() => {
+                PathBuf::from(DEBIAN_HOME)
+            }
+            Err(e) => return Err(e),
         };
         Self::at(home)
     }

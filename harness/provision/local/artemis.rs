@@ -1,13 +1,14 @@
 //! Local Apache ActiveMQ Artemis: an instance made with `artemis create` in
 //! the temporary directory, with one AMQP acceptor on a free port.
 //!
-//! Artemis is not packaged by Debian and cannot be fetched on our CI
-//! machines, so this path runs only where the user has an installation:
-//! `ARTEMIS_HOME` (an unpacked upstream release) or `artemis` on PATH. The
-//! instance's `broker.xml` acceptors are replaced by one AMQP acceptor on
+//! Artemis is not packaged by Debian: `docker/install-brokers.sh` unpacks
+//! the upstream `bin` distribution from Maven Central (found without any
+//! variable set, see [`super::home`]); `ARTEMIS_HOME` (an unpacked upstream
+//! release) or `artemis` on PATH point at a user's own. The instance's `broker.xml` acceptors are replaced by one AMQP acceptor on
 //! 127.0.0.1 with the `queue://` / `topic://` prefixes, so both the
 //! adapter's capability-based addresses and prefixed ones work.
 
+use super::home::broker_home;
 use super::process::find_program;
 use super::{Launch, LocalKind, Ports};
 use anyhow::{anyhow, bail, Context};
@@ -17,7 +18,8 @@ use std::process::Command;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// The user the instance is created with (it accepts anonymous too).
+/// The user the instance is created with; logins are required (as in a
+/// deployment), so a wrong password is refused rather than let in as a guest.
 pub const USER: &str = "mqbench";
 pub const PASSWORD: &str = "mqbench";
 
@@ -27,23 +29,17 @@ pub struct ArtemisKind {
 }
 
 impl ArtemisKind {
-    /// `$ARTEMIS_HOME/bin/artemis`, else `artemis` on PATH.
+    /// `$ARTEMIS_HOME/bin/artemis`, else the installed distribution
+    /// ([`super::home`]), else `artemis` on PATH.
     pub fn new() -> anyhow::Result<ArtemisKind> {
-        if let Some(home) = std::env::var_os("ARTEMIS_HOME") {
-            let program = PathBuf::from(home).join("bin").join("artemis");
-            if !program.is_file() {
-                bail!("ARTEMIS_HOME is set but {} does not exist", program.display());
+        match broker_home("Apache ActiveMQ Artemis", "ARTEMIS_HOME", "artemis", "bin/artemis") {
+            Ok(home) => Ok(ArtemisKind { program: home.join("bin").join("artemis") }),
+            Err(not_installed) if std::env::var_os("ARTEMIS_HOME").is_none() => {
+                let program = find_program("artemis", &[], &format!("{not_installed:#}"))?;
+                Ok(ArtemisKind { program })
             }
-            return Ok(ArtemisKind { program });
+            Err(e) => Err(e),
         }
-        let program = find_program(
-            "artemis",
-            &[],
-            "Apache ActiveMQ Artemis is not packaged by Debian: unpack a release from \
-             https://activemq.apache.org/components/artemis/download/ and set ARTEMIS_HOME (a JDK 11+ is needed), \
-             or use `provision: live` with an `endpoint:`",
-        )?;
-        Ok(ArtemisKind { program })
     }
 }
 
@@ -69,7 +65,7 @@ impl LocalKind for ArtemisKind {
         let out = Command::new(&self.program)
             .arg("create")
             .arg(&instance)
-            .args(["--user", USER, "--password", PASSWORD, "--allow-anonymous", "--silent", "--no-web"])
+            .args(["--user", USER, "--password", PASSWORD, "--require-login", "--silent", "--no-web"])
             .args(["--host", "127.0.0.1", "--no-autotune"])
             .output()
             .with_context(|| format!("running `{} create`", self.program.display()))?;

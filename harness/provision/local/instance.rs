@@ -4,9 +4,9 @@
 //! [`LocalBroker`] wraps an instance as the runner's [`RunningBroker`],
 //! restarting it before a point when it died or grew past its memory bound.
 
-use super::process::{log_tail, Group, Mode, LOG_TAIL_LINES};
+use super::process::{log_errors, log_tail, Group, Mode, LOG_TAIL_LINES};
 use super::{LocalKind, Ports};
-use crate::provision::RunningBroker;
+use crate::provision::{Incident, RunningBroker};
 use crate::run::resources::sample_tree;
 use anyhow::{anyhow, bail, Context};
 use async_trait::async_trait;
@@ -47,6 +47,7 @@ pub struct Instance {
     dir: Option<tempfile::TempDir>,
     dir_path: PathBuf,
     stop_grace: Duration,
+    stop_together: bool,
 }
 
 impl Instance {
@@ -67,6 +68,7 @@ impl Instance {
             dir: Some(dir),
             dir_path,
             stop_grace: kind.stop_timeout(),
+            stop_together: kind.stop_together(),
         };
         for launch in launches {
             let mut command = launch.command;
@@ -119,10 +121,15 @@ impl Instance {
         Ok(())
     }
 
-    /// The tail of every log, each under its path, for error messages.
+    /// The tail of every log, each under its path, for error messages,
+    /// after the first lines that report an error.
     pub fn log_tails(&self) -> String {
         let mut out = String::new();
         for g in &self.groups {
+            let errors = log_errors(&g.log, 5);
+            if !errors.is_empty() {
+                out.push_str(&format!("\n--- first error lines of {} ---\n{}", g.log.display(), errors.join("\n")));
+            }
             out.push_str(&format!("\n--- last lines of {} ---\n{}", g.log.display(), log_tail(&g.log, LOG_TAIL_LINES)));
         }
         out
@@ -136,6 +143,18 @@ impl Instance {
         })
     }
 
+    /// Every process that has exited, each as "`program` (its log) how".
+    pub fn exited(&mut self) -> Vec<String> {
+        self.groups
+            .iter_mut()
+            .filter_map(|g| {
+                let (program, log) = (g.program.clone(), g.log.clone());
+                let name = log.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                g.exited().map(|how| format!("`{program}` ({name}) {how}"))
+            })
+            .collect()
+    }
+
     pub fn pids(&self) -> Vec<u32> {
         self.groups.iter().map(|g| g.pid as u32).collect()
     }
@@ -144,10 +163,23 @@ impl Instance {
         &self.dir_path
     }
 
-    /// Stops the groups in reverse launch order, each gracefully first.
+    /// Stops the groups in reverse launch order, each gracefully first (all
+    /// signalled at once for kinds whose processes are peers).
     pub async fn stop(&mut self) {
+        self.signal_peers();
         for g in self.groups.iter_mut().rev() {
             g.stop(self.stop_grace).await;
+        }
+    }
+
+    /// SIGTERM to every group at once, for kinds that stop together.
+    fn signal_peers(&mut self) {
+        if self.stop_together {
+            for g in self.groups.iter_mut() {
+                if !g.gone() {
+                    g.signal(libc::SIGTERM);
+                }
+            }
         }
     }
 
@@ -171,6 +203,7 @@ impl Instance {
 impl Drop for Instance {
     fn drop(&mut self) {
         // Processes go before their directory does.
+        self.signal_peers();
         for g in self.groups.iter_mut().rev() {
             g.stop_blocking(self.stop_grace);
         }
@@ -241,6 +274,21 @@ impl RunningBroker for LocalBroker {
             Some(why) => self.restart(&why).await,
             None => Ok(()),
         }
+    }
+
+    fn after_point(&mut self) -> Option<Incident> {
+        let i = self.instance.as_mut()?;
+        let dead = i.exited();
+        if dead.is_empty() {
+            return None;
+        }
+        let total = i.groups.len();
+        let fatal = dead.len() * 2 >= total;
+        let left = if fatal { String::new() } else { format!(" ({} of {total} still running)", total - dead.len()) };
+        Some(Incident {
+            message: format!("{} died during the point: {}{left}{}", self.kind.name(), dead.join("; "), i.log_tails()),
+            fatal,
+        })
     }
 
     async fn stop(&mut self) -> anyhow::Result<()> {

@@ -1,19 +1,20 @@
-//! Local Apache Kafka: one KRaft node (broker and controller in one JVM),
-//! formatted in the instance's fresh directory, for users who have Kafka
-//! installed (`KAFKA_HOME`, or `kafka-server-start.sh` on PATH). Chosen with
-//! the kafka adapter's option `local_broker: apache-kafka`.
-//!
-//! Kafka cannot be installed on the machines this project's CI uses (no
-//! JVM distribution in its package sources), so this kind is exercised by
-//! its unit tests only; see README "Kafka".
+//! Local Apache Kafka: one KRaft node (broker and controller in one JVM), or
+//! a cluster of several such nodes on one host (`local_nodes: 3`, the
+//! replicated setup a production deployment runs), each formatted in the
+//! instance's fresh directory and run from the jars with `java -cp
+//! 'libs/*' kafka.Kafka`. The jars come from `KAFKA_HOME` (an upstream
+//! tarball, or any folder with a `libs/` of Kafka's jars) or from the
+//! folder `docker/install-brokers.sh` fills from Maven Central (see
+//! [`super::home`]). This is what `provision: local` starts for the `kafka`
+//! adapter unless its option `local_broker` says `tansu`.
 //!
 //! Also home of [`probe_kafka`], the hand-written Kafka-protocol readiness
 //! probe shared with tansu: provisioning must not depend on the kafka
 //! adapter's cargo feature (librdkafka).
 
-use super::process::find_program;
+use super::home::{broker_home, java};
 use super::{Launch, LocalKind, Ports};
-use anyhow::{anyhow, bail, Context};
+use anyhow::{bail, Context};
 use async_trait::async_trait;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,38 +22,76 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// Most nodes a local cluster may have (each is a JVM with a 1 GiB heap).
+pub const MAX_NODES: u32 = 5;
+
+/// JVM settings of each node: a bounded heap, and the collector settings
+/// that Kafka's own start script uses.
+const JVM_OPTS: &[&str] = &[
+    "-Xms1g",
+    "-Xmx1g",
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-XX:InitiatingHeapOccupancyPercent=35",
+    "-XX:+ExplicitGCInvokesConcurrent",
+    "-Djava.awt.headless=true",
+];
+
+/// Broker logging to stdout (the node's log file), INFO and up, as the
+/// upstream distribution's default.
+const LOG4J2: &str = "status = warn\n\
+appender.out.type = Console\n\
+appender.out.name = STDOUT\n\
+appender.out.layout.type = PatternLayout\n\
+appender.out.layout.pattern = [%d] %p %m (%c)%n\n\
+rootLogger.level = INFO\n\
+rootLogger.appenderRef.out.ref = STDOUT\n\
+logger.kafka.name = org.apache.kafka\n\
+logger.kafka.level = INFO\n";
+
 pub struct ApacheKafkaKind {
-    /// The `bin` directory holding `kafka-server-start.sh` and
-    /// `kafka-storage.sh`.
-    bin: PathBuf,
+    /// The installation: `libs/` holds the jars.
+    home: PathBuf,
+    java: PathBuf,
     version: Option<String>,
+    nodes: u32,
 }
 
 impl ApacheKafkaKind {
+    /// A single node.
     pub fn new() -> anyhow::Result<ApacheKafkaKind> {
-        let hint = "install Apache Kafka (https://kafka.apache.org/downloads, needs a JVM) and set KAFKA_HOME, \
-                    or use the default local broker tansu (`local_broker: tansu`)";
-        let start = match std::env::var_os("KAFKA_HOME") {
-            Some(home) => {
-                let p = PathBuf::from(home).join("bin/kafka-server-start.sh");
-                if !p.is_file() {
-                    bail!("KAFKA_HOME is set but {} does not exist: {hint}", p.display());
-                }
-                p
-            }
-            None => find_program("kafka-server-start.sh", &[], hint)?,
-        };
-        let bin = start.parent().map(Path::to_path_buf).ok_or_else(|| anyhow!("no bin directory"))?;
-        let version = bin.parent().and_then(|home| version_from_libs(&home.join("libs")));
-        Ok(ApacheKafkaKind { bin, version })
+        ApacheKafkaKind::cluster(1)
     }
 
-    /// `apache kafka 3.7.0`, from the installed jars.
-    pub fn software(&self) -> String {
-        match &self.version {
-            Some(v) => format!("apache kafka {v}"),
-            None => "apache kafka (version unknown)".into(),
+    /// `nodes` combined broker+controller nodes (1 to [`MAX_NODES`]).
+    pub fn cluster(nodes: u32) -> anyhow::Result<ApacheKafkaKind> {
+        if !(1..=MAX_NODES).contains(&nodes) {
+            bail!("`local_nodes` is 1 to {MAX_NODES} (each node is a JVM on this host), not {nodes}");
         }
+        let home = broker_home("Apache Kafka", "KAFKA_HOME", "kafka", "libs")?;
+        let version = version_from_libs(&home.join("libs"));
+        if version.is_none() {
+            bail!(
+                "{} holds no kafka_2.13-VERSION.jar: not a Kafka installation (run `bash docker/install-brokers.sh`)",
+                home.join("libs").display()
+            );
+        }
+        Ok(ApacheKafkaKind { home, java: java()?, version, nodes })
+    }
+
+    /// `apache kafka 4.4.0`, from the installed jars (`, 3 nodes` for a
+    /// cluster).
+    pub fn software(&self) -> String {
+        let v = self.version.as_deref().unwrap_or("(version unknown)");
+        match self.nodes {
+            1 => format!("apache kafka {v}"),
+            n => format!("apache kafka {v}, {n} nodes"),
+        }
+    }
+
+    /// The nodes of the cluster.
+    pub fn nodes(&self) -> u32 {
+        self.nodes
     }
 }
 
@@ -85,12 +124,26 @@ fn cluster_id() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// `server.properties` for a single combined node on 127.0.0.1.
-pub fn server_properties(dir: &Path, port: u16, controller_port: u16) -> String {
+/// Node `i`'s (0-based) client and controller ports: ports come in pairs.
+fn node_ports(ports: &Ports, i: usize) -> (u16, u16) {
+    (ports.0[2 * i], ports.0[2 * i + 1])
+}
+
+/// `server.properties` of node `i` (0-based) of an `n`-node cluster on
+/// 127.0.0.1, every node both broker and controller.
+///
+/// Internal topics are replicated min(n, 3) times. A node that stops
+/// heartbeating is fenced after 3 s (Kafka's default is 9 s), so a node
+/// killed in a point's window shows as a failover inside it.
+pub fn server_properties(dir: &Path, ports: &Ports, i: usize, n: usize) -> String {
+    let (port, controller_port) = node_ports(ports, i);
+    let voters: Vec<String> = (0..n).map(|j| format!("{}@127.0.0.1:{}", j + 1, node_ports(ports, j).1)).collect();
+    let replication = n.min(3);
+    let min_isr = if n >= 3 { 2 } else { 1 };
     format!(
         "process.roles=broker,controller\n\
-         node.id=1\n\
-         controller.quorum.voters=1@127.0.0.1:{controller_port}\n\
+         node.id={}\n\
+         controller.quorum.voters={}\n\
          listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}\n\
          advertised.listeners=PLAINTEXT://127.0.0.1:{port}\n\
          controller.listener.names=CONTROLLER\n\
@@ -98,12 +151,18 @@ pub fn server_properties(dir: &Path, port: u16, controller_port: u16) -> String 
          listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT\n\
          log.dirs={}\n\
          num.partitions=1\n\
-         offsets.topic.replication.factor=1\n\
-         transaction.state.log.replication.factor=1\n\
-         transaction.state.log.min.isr=1\n\
+         offsets.topic.replication.factor={replication}\n\
+         transaction.state.log.replication.factor={replication}\n\
+         transaction.state.log.min.isr={min_isr}\n\
+         share.coordinator.state.topic.replication.factor={replication}\n\
+         share.coordinator.state.topic.min.isr={min_isr}\n\
          group.initial.rebalance.delay.ms=0\n\
+         broker.heartbeat.interval.ms=500\n\
+         broker.session.timeout.ms=3000\n\
          delete.topic.enable=true\n",
-        dir.join("data").display()
+        i + 1,
+        voters.join(","),
+        dir.join(format!("node-{}", i + 1)).join("data").display()
     )
 }
 
@@ -114,43 +173,72 @@ impl LocalKind for ApacheKafkaKind {
     }
 
     fn ports_needed(&self) -> usize {
-        2
+        2 * self.nodes as usize
     }
 
     fn launches(&self, dir: &Path, ports: &Ports) -> anyhow::Result<Vec<Launch>> {
-        let config = dir.join("server.properties");
-        std::fs::write(&config, server_properties(dir, ports.main(), ports.0[1]))
-            .with_context(|| format!("writing {}", config.display()))?;
-        // Format the storage, then become the broker: one process group, so
-        // a failed format shows in the same log and stops the start.
-        let mut command = Command::new("sh");
-        command
-            .arg("-c")
-            .arg(r#"set -e; "$1/kafka-storage.sh" format -t "$2" -c "$3"; exec "$1/kafka-server-start.sh" "$3""#)
-            .arg("sh")
-            .arg(&self.bin)
-            .arg(cluster_id())
-            .arg(&config)
-            .env("LOG_DIR", dir.join("logs"));
-        Ok(vec![Launch { command, log: "kafka.log".into() }])
+        let log4j = dir.join("log4j2.properties");
+        std::fs::write(&log4j, LOG4J2).with_context(|| format!("writing {}", log4j.display()))?;
+        let classpath = format!("{}/*", self.home.join("libs").display());
+        let id = cluster_id();
+        let n = self.nodes as usize;
+        let mut launches = Vec::with_capacity(n);
+        for i in 0..n {
+            let config = dir.join(format!("server-{}.properties", i + 1));
+            std::fs::write(&config, server_properties(dir, ports, i, n))
+                .with_context(|| format!("writing {}", config.display()))?;
+            // Format the storage, then become the broker: one process group,
+            // so a failed format shows in the same log and stops the start.
+            let mut command = Command::new("sh");
+            command
+                .arg("-c")
+                .arg(
+                    r#"set -e; j="$1"; cp="$2"; id="$3"; cfg="$4"; log="$5"; shift 5
+"$j" -Xmx256m -Dlog4j2.configurationFile="$log" -cp "$cp" kafka.tools.StorageTool format -t "$id" -c "$cfg"
+exec "$j" "$@" -Dlog4j2.configurationFile="$log" -cp "$cp" kafka.Kafka "$cfg""#,
+                )
+                .arg("sh")
+                .arg(&self.java)
+                .arg(&classpath)
+                .arg(&id)
+                .arg(&config)
+                .arg(&log4j)
+                .args(JVM_OPTS);
+            launches.push(Launch { command, log: format!("kafka-node-{}.log", i + 1) });
+        }
+        Ok(launches)
     }
 
     fn endpoint(&self, ports: &Ports) -> String {
-        format!("127.0.0.1:{}", ports.main())
+        let all: Vec<String> =
+            (0..self.nodes as usize).map(|i| format!("127.0.0.1:{}", node_ports(ports, i).0)).collect();
+        all.join(",")
     }
 
     async fn probe(&self, ports: &Ports) -> anyhow::Result<String> {
-        probe_kafka(ports.main()).await?;
+        // Every node answers, and the cluster's metadata lists them all.
+        for i in 0..self.nodes as usize {
+            let answer = probe_kafka(node_ports(ports, i).0).await?;
+            if answer.brokers < self.nodes {
+                bail!("node {} lists {} of the {} brokers", i + 1, answer.brokers, self.nodes);
+            }
+        }
         Ok(self.software())
     }
 
     fn ready_timeout(&self) -> Duration {
-        // A JVM, storage formatting, then the KRaft quorum electing itself.
+        // JVMs, storage formatting, then the KRaft quorum electing itself.
         Duration::from_secs(120)
     }
 
     fn stop_timeout(&self) -> Duration {
-        Duration::from_secs(30)
+        // A node whose peers are gone waits for a controller that will not
+        // answer; its data is thrown away, so it need not finish.
+        Duration::from_secs(10)
+    }
+
+    fn stop_together(&self) -> bool {
+        true
     }
 }
 
@@ -300,11 +388,24 @@ mod tests {
 
     #[test]
     fn properties_name_both_listeners() {
-        let p = server_properties(Path::new("/tmp/x"), 9092, 9093);
+        let p = server_properties(Path::new("/tmp/x"), &Ports(vec![9092, 9093]), 0, 1);
         assert!(p.contains("listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"));
-        assert!(p.contains("controller.quorum.voters=1@127.0.0.1:9093"));
-        assert!(p.contains("log.dirs=/tmp/x/data"));
+        assert!(p.contains("controller.quorum.voters=1@127.0.0.1:9093\n"));
+        assert!(p.contains("log.dirs=/tmp/x/node-1/data"));
+        assert!(p.contains("offsets.topic.replication.factor=1\n"));
         assert_eq!(cluster_id().len(), 22);
+    }
+
+    #[test]
+    fn cluster_nodes_share_the_voters_and_replicate_internal_topics() {
+        let ports = Ports(vec![10, 11, 20, 21, 30, 31]);
+        let p = server_properties(Path::new("/tmp/x"), &ports, 1, 3);
+        assert!(p.contains("node.id=2\n"));
+        assert!(p.contains("controller.quorum.voters=1@127.0.0.1:11,2@127.0.0.1:21,3@127.0.0.1:31\n"));
+        assert!(p.contains("listeners=PLAINTEXT://127.0.0.1:20,CONTROLLER://127.0.0.1:21\n"));
+        assert!(p.contains("log.dirs=/tmp/x/node-2/data"));
+        assert!(p.contains("offsets.topic.replication.factor=3\n"));
+        assert!(p.contains("transaction.state.log.min.isr=2\n"));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 pub mod activemq;
 pub mod artemis;
+pub mod home;
 pub mod instance;
 pub mod kafka;
 pub mod manual;
@@ -28,7 +29,7 @@ use std::time::Duration;
 pub const DEFAULT_UP: &[&str] = &["redis", "kafka", "rabbitmq", "artemis"];
 
 /// The local kind that serves adapter `adapter` (options of its first point
-/// may choose the software, e.g. tansu or Apache Kafka).
+/// may choose the software, e.g. Apache Kafka or tansu, and its size).
 pub fn kind_for(
     adapter: &str,
     options: &serde_json::Map<String, serde_json::Value>,
@@ -40,12 +41,25 @@ pub fn kind_for(
         "activemq" => Ok(Box::new(activemq::ActiveMqKind::new()?)),
         // One broker serves both protocols (the AMQP 1.0 plugin is enabled).
         "rabbitmq" | "rabbitmq-amqp1" => Ok(Box::new(rabbitmq::RabbitKind::new()?)),
-        // The kafka adapter's `local_broker` option picks the software.
-        "kafka" => match options.get("local_broker").and_then(|v| v.as_str()) {
-            None | Some("tansu") => Ok(Box::new(tansu::TansuKind::new()?)),
-            Some("apache-kafka") => Ok(Box::new(kafka::ApacheKafkaKind::new()?)),
-            Some(other) => anyhow::bail!("`local_broker` is `tansu` or `apache-kafka`, not `{other}`"),
-        },
+        // The kafka adapter's `local_broker` option picks the software,
+        // `local_nodes` the size of an Apache Kafka cluster.
+        "kafka" => {
+            let nodes = match options.get("local_nodes") {
+                None => 1,
+                Some(v) => v
+                    .as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| anyhow::anyhow!("`local_nodes` is a number of nodes, not {v}"))?,
+            };
+            match options.get("local_broker").and_then(|v| v.as_str()) {
+                None | Some("apache-kafka") => Ok(Box::new(kafka::ApacheKafkaKind::cluster(nodes)?)),
+                Some("tansu") if nodes == 1 => Ok(Box::new(tansu::TansuKind::new()?)),
+                Some("tansu") => {
+                    anyhow::bail!("`local_nodes: {nodes}` needs `local_broker: apache-kafka`: tansu runs one node")
+                }
+                Some(other) => anyhow::bail!("`local_broker` is `apache-kafka` or `tansu`, not `{other}`"),
+            }
+        }
         other => anyhow::bail!(
             "local provisioning of `{other}` is not available in this build: use `provision: live` with an `endpoint:`"
         ),
@@ -96,6 +110,12 @@ pub trait LocalKind: Send + Sync {
     /// How long each process group gets between SIGTERM and SIGKILL.
     fn stop_timeout(&self) -> Duration {
         Duration::from_secs(15)
+    }
+    /// True when the processes are peers to be stopped at once (the nodes
+    /// of a cluster: stopped one by one, the last would wait for a quorum
+    /// that is gone); false stops them one by one in reverse launch order.
+    fn stop_together(&self) -> bool {
+        false
     }
     /// Resident memory of the broker's process tree past which it is
     /// restarted before the next point (for brokers that only grow).

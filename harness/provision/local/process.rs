@@ -317,6 +317,21 @@ pub fn log_tail(path: &Path, n: usize) -> String {
     }
 }
 
+/// The first `n` lines of a log that report an error (`ERROR`, `FATAL`,
+/// an exception), from its first 4 MiB: a JVM broker that fails to start
+/// names the cause once and then logs a long shutdown, so the tail alone
+/// would miss it.
+pub fn log_errors(path: &Path, n: usize) -> Vec<String> {
+    use std::io::Read;
+    let Ok(f) = std::fs::File::open(path) else { return Vec::new() };
+    std::io::BufReader::new(f.take(4 << 20))
+        .lines()
+        .map_while(Result::ok)
+        .filter(|l| l.contains(" ERROR ") || l.contains("FATAL") || l.contains("Exception:"))
+        .take(n)
+        .collect()
+}
+
 /// Finds `program` on PATH, then in `extra` directories; the error says how
 /// to install it.
 pub fn find_program(program: &str, extra: &[PathBuf], install_hint: &str) -> anyhow::Result<PathBuf> {
@@ -375,6 +390,17 @@ mod tests {
         assert!(e.to_string().contains("no such program"), "{e}");
         let e = find_program("no-such-broker-binary", &[dir.path().into()], "install it").unwrap_err();
         assert!(e.to_string().contains("no-such-broker-binary"), "{e}");
+    }
+
+    #[test]
+    fn error_lines_are_found_wherever_they_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("l.log");
+        let mut text = String::from("[t] INFO starting\n[t] ERROR Fatal error during startup\n");
+        text.push_str(&(0..100).map(|i| format!("[t] INFO shutting down {i}\n")).collect::<String>());
+        std::fs::write(&p, text).unwrap();
+        assert_eq!(log_errors(&p, 5), vec!["[t] ERROR Fatal error during startup".to_string()]);
+        assert!(!log_tail(&p, 20).contains("ERROR"));
     }
 
     #[test]

@@ -37,7 +37,7 @@ impl TansuKind {
         let program = find_program(
             "tansu",
             &extra,
-            "install it with docker/install-brokers.sh (`cargo install tansu --version 0.6.0 --locked --features dynostore`)",
+            "install it with `bash docker/install-brokers.sh --tansu` (`cargo install tansu --version 0.6.0 --locked --features dynostore`)",
         )?;
         TansuKind::with_program(program)
     }
