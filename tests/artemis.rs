@@ -1,8 +1,10 @@
 //! The AMQP 1.0 adapter against Apache ActiveMQ Artemis, started by each
 //! test through local provisioning (`provision: local`: `artemis create`
-//! in a fresh directory, one AMQP acceptor on a free port). The
-//! distribution comes from `bash docker/install-brokers.sh`; without it the
-//! tests fail with that command in the message. Nothing is skipped.
+//! in a fresh directory, one AMQP acceptor on a free port), and against
+//! ActiveMQ Classic (its upstream distribution, with one AMQP connector).
+//! Both distributions come from `bash docker/install-brokers.sh`; without
+//! them the tests fail with that command in the message. Nothing is
+//! skipped.
 #![cfg(feature = "amqp1")]
 
 mod common;
@@ -152,4 +154,24 @@ fn a_broker_killed_mid_point_fails_that_point_and_the_next_runs_on_a_restarted_o
     assert!(error.contains("artemis died during the point") && error.contains("signal 9"), "{error}");
     assert!(dead.counts.received < 5000, "{:?}", dead.counts);
     assert_all_delivered(next, 5000);
+}
+
+/// ActiveMQ Classic 5.18 from its upstream distribution: a queue and a
+/// virtual-topic fan-out to two subscriptions both deliver every message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activemq_classic_delivers_to_a_queue_and_to_two_virtual_topic_subscriptions() {
+    let r = run_yaml(
+        "workload:\n  payload: 1KB\n  rate: 1000msgps\n  subscriptions: [1, 2]\n  warmup: 500ms\n  duration: 2s\n  drain: 5s\n\
+         brokers:\n  - name: activemq\n    provision: local\n",
+    )
+    .await;
+    assert_eq!(r.points.len(), 2);
+    for p in &r.points {
+        assert_eq!(p.status, Status::Ok, "{}: {:?}", p.id, p.error);
+        let c = &p.counts;
+        assert_eq!((c.sent, c.acked), (2000, 2000), "{c:?}");
+        assert_eq!(c.received, 2000 * p.params.subscriptions as u64, "{c:?}");
+        assert_eq!((c.lost, c.duplicated, c.corrupt, c.failed), (0, 0, 0, 0), "{:?}", p.warnings);
+        assert!(p.broker_software.contains("5.18.3"), "{}", p.broker_software);
+    }
 }
