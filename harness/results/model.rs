@@ -169,7 +169,8 @@ pub struct Resources {
 pub struct ProcessUsage {
     pub cpu_s: f64,
     pub peak_rss_bytes: u64,
-    /// CPU seconds per million messages received (or sent, without consumers).
+    /// CPU seconds per million messages handled while the CPU was sampled
+    /// (the window): received, or sent for produce-only and backlog points.
     #[serde(default)]
     pub cpu_s_per_million_msgs: f64,
 }

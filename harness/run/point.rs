@@ -221,14 +221,17 @@ async fn measure(
         if interrupted {
             break;
         }
+        let (sent, received) = (live.sent.load(Ordering::Relaxed), live.received.load(Ordering::Relaxed));
         if now >= window_start && now <= window_end + PROGRESS_EVERY {
-            harness_use.add(sample_self());
+            // Messages handled: received where consumers run in the window,
+            // sent otherwise (produce-only and backlog points).
+            let handled = if p.subscriptions > 0 && !p.backlog { received } else { sent };
+            harness_use.add(sample_self(), handled);
             if !target.broker_pids.is_empty() {
-                broker_use.add(sample_tree(&target.broker_pids));
+                broker_use.add(sample_tree(&target.broker_pids), handled);
             }
         }
         let dt = now.duration_since(last_tick).as_secs_f64().max(1e-3);
-        let (sent, received) = (live.sent.load(Ordering::Relaxed), live.received.load(Ordering::Relaxed));
         progress(&Progress {
             phase: if now < window_start {
                 "warm-up"
@@ -276,7 +279,6 @@ async fn measure(
     if interrupted {
         anyhow::bail!("interrupted ({}) while the point was running", super::stop_signal::describe());
     }
-    let received_total: u64 = consumer_reports.iter().map(|c| c.end_to_end.count()).sum();
     let drained = drain_started.map(|start| drain_rate(start, &consumer_reports));
     let mut result = assemble(point, session, producer_reports, consumer_reports, lead_s);
     if let Some((msgs_per_s, secs, lead)) = drained {
@@ -287,8 +289,7 @@ async fn measure(
             lead * 1000.0
         ));
     }
-    let messages = if received_total > 0 { received_total } else { result.counts.acked };
-    result.resources = Resources { harness: harness_use.finish(messages), broker: broker_use.finish(messages) };
+    result.resources = Resources { harness: harness_use.finish(), broker: broker_use.finish() };
     Ok(result)
 }
 
