@@ -1,7 +1,7 @@
 //! The yardstick for the AMQP 1.0 adapter's CPU figure: one sender and one
 //! receiver written directly on fe2o3-amqp's API, with no pacing, no
 //! histograms and no body checks, so that what fe2o3-amqp itself costs per
-//! message can be told apart from what mqbench adds (README, "AMQP 1.0").
+//! message can be told apart from what mqbench adds (docs/brokers/amqp1.md).
 //!
 //! Like `scenarios/amqp1-vs-proton.yaml`: 46-byte data bodies, unsettled,
 //! a window of 100 unsettled deliveries, receiver credit 1000, accepts in

@@ -1,7 +1,7 @@
 //! The yardstick for the RabbitMQ adapter: a minimal publisher written
 //! directly on lapin's API, with no pacing, no histograms and no body
 //! checks, against which mqbench's unthrottled figure is compared
-//! (README, "RabbitMQ"). It does what RabbitMQ PerfTest does by default
+//! (docs/brokers/rabbitmq.md). It does what RabbitMQ PerfTest does by default
 //! with confirms: one producer keeping a window of unconfirmed publishes,
 //! one consumer acknowledging with `multiple`, each on its own connection.
 //!

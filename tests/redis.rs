@@ -74,7 +74,7 @@ async fn streams_with_maxlen_and_noack() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_produce_only_point_counts_acked_messages_and_consumes_nothing() {
-    // `subscriptions: 0`, as in the README's comparison with redis-benchmark.
+    // `subscriptions: 0`, as in the comparison with redis-benchmark (docs/brokers/redis.md).
     let r = run_yaml(&scenario("  rate: 4000msgps\n  subscriptions: 0\n", "      mode: streams\n")).await;
     let p = &r.points[0];
     assert_eq!(p.status, Status::Ok, "{:?}", p.error);

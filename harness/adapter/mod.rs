@@ -9,7 +9,7 @@
 //! so a typo fails at validation, not twenty minutes into a sweep).
 //!
 //! Adding a broker: a module under `adapter/`, a cargo feature, one line in
-//! [`driver`] and one in [`ADAPTER_NAMES`]; see README "Add a broker".
+//! [`driver`] and one in [`ADAPTER_NAMES`]; see docs/design.md "Add a broker".
 
 use async_trait::async_trait;
 use bytes::Bytes;

@@ -7,7 +7,7 @@
 //! window (every shard measured a window of the same length; their sum is
 //! the load the broker carried while they overlapped). Two things are not
 //! stored in mergeable form and are combined as bounds, said here and in
-//! the README: the per-second p99s of the series (the larger of the
+//! docs/kubernetes.md: the per-second p99s of the series (the larger of the
 //! shards') and the schedule-delay percentiles (also the larger).
 //!
 //! Refused with an error: shards of different scenarios, overlapping

@@ -37,7 +37,7 @@ pub struct RunOptions {
     pub shard: Option<crate::results::Shard>,
     /// Skip each point's cleanup, leaving its topic and messages on the
     /// broker (`--keep-topics`): for reading the same messages with another
-    /// client, as the Kafka comparison in the README does.
+    /// client, as the tansu comparison in docs/brokers/tansu.md does.
     pub keep_topics: bool,
 }
 
