@@ -233,43 +233,97 @@ impl LocalKind for OnPort {
     }
 }
 
-/// Runs `scenario` with the mqbench binary in a private TMPDIR, and while
-/// point `index` runs (`after` past the first message stored in its
-/// topic's first partition on node `node`, i.e. past the start of the
-/// warm-up), SIGKILLs that node's JVM. Returns the results and the killed
-/// pid.
+/// A `mqbench run` of `scenario` in a private TMPDIR (its brokers'
+/// directories land there), once point `index` has stored its first
+/// message on node `node` (the warm-up has begun).
+struct RunningPoint {
+    tmp: tempfile::TempDir,
+    child: std::process::Child,
+    out: std::path::PathBuf,
+    /// The broker instance's directory.
+    instance: std::path::PathBuf,
+}
+
+impl RunningPoint {
+    fn start(scenario: &str, index: usize, node: u32) -> RunningPoint {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("kill.yaml");
+        std::fs::write(&file, scenario).unwrap();
+        let out = tmp.path().join("out");
+        let child = mqbench(tmp.path())
+            .args(["run", file.to_str().unwrap(), "--no-progress", "--out", out.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let data = format!("node-{node}/data");
+        let partition = wait_for("the point's first message on the broker", Duration::from_secs(120), || {
+            let data = dir_below(tmp.path(), "mqbench-apache-kafka-", &data)?;
+            let partition = entry_named(&data, "mqbench-", &format!("-{index}-r0-0"))?;
+            let segment = entry_named(&partition, "0000", ".log")?;
+            (std::fs::metadata(segment).ok()?.len() > 0).then_some(partition)
+        });
+        let instance = partition.ancestors().nth(3).unwrap().to_path_buf();
+        RunningPoint { tmp, child, out, instance }
+    }
+
+    /// The JVM of node `node`.
+    fn node_pid(&self, node: u32) -> i32 {
+        let config = self.instance.join(format!("server-{node}.properties"));
+        let pids = pids_with(&["kafka.Kafka", config.to_str().unwrap()]);
+        assert_eq!(pids.len(), 1, "one JVM runs node {node}: {pids:?}");
+        pids[0]
+    }
+
+    /// Waits for mqbench to exit; checks that no JVM of the run and no
+    /// broker directory is left, and that the results match the schema.
+    fn finish(mut self) -> (std::process::ExitStatus, ResultsFile) {
+        let status = self.child.wait().unwrap();
+        let left = pids_with(&["kafka.Kafka", self.tmp.path().to_str().unwrap()]);
+        assert!(left.is_empty(), "Kafka JVMs left behind: {left:?}");
+        assert!(!self.instance.exists(), "the broker's directory {} is left", self.instance.display());
+        let results = self.out.join("results.json");
+        common::assert_matches_schema(&results);
+        (status, mqbench::results::read_results(&results).unwrap())
+    }
+}
+
+/// Runs `scenario` and, `after` past the first message of point `index`
+/// on node `node`, SIGKILLs that node's JVM. Returns the results and the
+/// killed pid.
 fn run_killing_node(scenario: &str, index: usize, node: u32, after: Duration) -> (ResultsFile, i32) {
-    let tmp = tempfile::tempdir().unwrap();
-    let file = tmp.path().join("kill.yaml");
-    std::fs::write(&file, scenario).unwrap();
-    let out = tmp.path().join("out");
-    let mut child = mqbench(tmp.path())
-        .args(["run", file.to_str().unwrap(), "--no-progress", "--out", out.to_str().unwrap()])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let data = format!("node-{node}/data");
-    let point_dir = wait_for("the point's first message on the broker", Duration::from_secs(120), || {
-        let data = dir_below(tmp.path(), "mqbench-apache-kafka-", &data)?;
-        let partition = entry_named(&data, "mqbench-", &format!("-{index}-r0-0"))?;
-        let segment = entry_named(&partition, "0000", ".log")?;
-        (std::fs::metadata(segment).ok()?.len() > 0).then_some(partition)
-    });
+    let run = RunningPoint::start(scenario, index, node);
     std::thread::sleep(after);
-    let instance = point_dir.ancestors().nth(3).unwrap().to_path_buf();
-    let config = instance.join(format!("server-{node}.properties"));
-    let pids = pids_with(&["kafka.Kafka", config.to_str().unwrap()]);
-    assert_eq!(pids.len(), 1, "one JVM runs node {node}: {pids:?}");
-    sigkill(pids[0]);
-    let status = child.wait().unwrap();
+    let pid = run.node_pid(node);
+    sigkill(pid);
+    let (status, results) = run.finish();
     assert!(status.success(), "mqbench exited with {status}");
-    // Nothing of the run's brokers outlives mqbench.
-    let left = pids_with(&["kafka.Kafka", tmp.path().to_str().unwrap()]);
-    assert!(left.is_empty(), "Kafka JVMs left behind: {left:?}");
-    assert!(!instance.exists(), "the broker's directory {} is left", instance.display());
-    let results = out.join("results.json");
-    common::assert_matches_schema(&results);
-    (mqbench::results::read_results(&results).unwrap(), pids[0])
+    (results, pid)
+}
+
+/// SIGTERM and SIGINT to mqbench in the middle of a point: it records the
+/// point as interrupted, stops every node of the cluster it started and
+/// exits with 128 + the signal; no JVM outlives it.
+#[test]
+fn sigterm_or_sigint_mid_point_leaves_no_kafka_jvm_behind() {
+    for (signal, code) in [(libc::SIGTERM, 143), (libc::SIGINT, 130)] {
+        let run = RunningPoint::start(
+            "workload:\n  payload: 100B\n  rate: 1000msgps\n  warmup: 500ms\n  duration: 20s\n\
+             brokers:\n  - name: kafka\n    options: {local_nodes: 2, replication_factor: 2}\n",
+            0,
+            1,
+        );
+        let nodes = [run.node_pid(1), run.node_pid(2)];
+        // SAFETY: kill has no memory preconditions.
+        unsafe { libc::kill(run.child.id() as i32, signal) };
+        let (status, r) = run.finish();
+        assert_eq!(status.code(), Some(code), "signal {signal}");
+        for pid in nodes {
+            assert!(!Path::new(&format!("/proc/{pid}")).exists(), "node JVM {pid} outlived mqbench");
+        }
+        let p = &r.points[0];
+        assert_eq!(p.status, Status::Failed);
+        assert!(p.error.as_deref().unwrap_or_default().contains("interrupted"), "{:?}", p.error);
+    }
 }
 
 /// The only node killed in the middle of a point's window: that point is
