@@ -1,6 +1,8 @@
 //! `mqbench merge` of loopback shards: two workers (`--shard 0/2`, `1/2`)
 //! each running one of two producers, merged, equal one run with both
-//! producers on counts and histogram totals; bad shard sets are refused.
+//! producers on counts; the merged histograms hold exactly the shards'
+//! samples; every bad shard set is refused; `mqbench merge` writes a file
+//! that matches the schema.
 
 mod common;
 
@@ -19,6 +21,26 @@ async fn run(shard: Option<Shard>) -> ResultsFile {
 
 fn total(text: &str) -> u64 {
     LatencyHistogram::decode(text).unwrap().count()
+}
+
+/// The histograms encoded in `parts`, added up.
+fn sum_of(parts: &[&str]) -> LatencyHistogram {
+    let mut sum = LatencyHistogram::new();
+    for p in parts {
+        sum.add(&LatencyHistogram::decode(p).unwrap());
+    }
+    sum
+}
+
+/// Fails unless `a` and `b` hold the same samples: same count and the same
+/// value at every 0.1 % of the distribution (and at its ends).
+fn assert_same_distribution(what: &str, a: &LatencyHistogram, b: &LatencyHistogram) {
+    assert_eq!(a.count(), b.count(), "{what}: counts");
+    for i in 0..=1000 {
+        let q = i as f64 / 1000.0;
+        assert_eq!(a.quantile(q), b.quantile(q), "{what}: the value at quantile {q}");
+    }
+    assert_eq!(a.summary(), b.summary(), "{what}: summaries");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,6 +71,19 @@ async fn two_shards_merge_to_one_run_with_both_producers() {
     }
     assert_eq!(total(&m.histograms.end_to_end), 8_000);
     assert_eq!(m.latency_us.end_to_end.count, 8_000);
+    // Contents, not only totals: the merged histograms are the shards'
+    // samples added, and the summaries are computed from them.
+    let (p0, p1) = (&s0.points[0], &s1.points[0]);
+    for (what, merged, a, b) in [
+        ("end_to_end", &m.histograms.end_to_end, &p0.histograms.end_to_end, &p1.histograms.end_to_end),
+        ("publish", &m.histograms.publish, &p0.histograms.publish, &p1.histograms.publish),
+        ("service", &m.histograms.service, &p0.histograms.service, &p1.histograms.service),
+    ] {
+        assert_same_distribution(what, &LatencyHistogram::decode(merged).unwrap(), &sum_of(&[a, b]));
+    }
+    assert_eq!(m.latency_us.end_to_end, sum_of(&[&p0.histograms.end_to_end, &p1.histograms.end_to_end]).summary());
+    // Schedule delay is not stored as a histogram: the larger of the shards'.
+    assert_eq!(m.latency_us.schedule_delay.p99, p0.latency_us.schedule_delay.p99.max(p1.latency_us.schedule_delay.p99));
     // Throughput adds: each shard carried half the load.
     let sum = s0.points[0].throughput.consume_msgs_per_s + s1.points[0].throughput.consume_msgs_per_s;
     assert_eq!(m.throughput.consume_msgs_per_s, sum);
@@ -58,9 +93,71 @@ async fn two_shards_merge_to_one_run_with_both_producers() {
     let back: ResultsFile = serde_json::from_str(&serde_json::to_string(&merged).unwrap()).unwrap();
     assert_eq!(back, merged);
 
+    // The command end to end: what it writes is what `merge` returns, and
+    // a results file by the schema.
+    let dir = tempfile::tempdir().unwrap();
+    let (f0, f1) = (dir.path().join("s0.json"), dir.path().join("s1.json"));
+    std::fs::write(&f0, serde_json::to_vec(&s0).unwrap()).unwrap();
+    std::fs::write(&f1, serde_json::to_vec(&s1).unwrap()).unwrap();
+    let out = dir.path().join("merged/results.json");
+    let code = mqbench::cli::main(vec![
+        "mqbench".into(),
+        "merge".into(),
+        f0.clone().into(),
+        f1.clone().into(),
+        "--out".into(),
+        out.clone().into(),
+    ]);
+    assert_eq!(code, 0);
+    common::assert_matches_schema(&out);
+    let written = mqbench::results::read_results(&out).unwrap();
+    assert_eq!(written.points, merged.points);
+    assert_eq!(written.run.command[1], "merge");
+    // A refused merge exits 1 and writes nothing.
+    let refused = dir.path().join("refused.json");
+    let code = mqbench::cli::main(vec![
+        "mqbench".into(),
+        "merge".into(),
+        f0.clone().into(),
+        f0.clone().into(),
+        "--out".into(),
+        refused.clone().into(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(!refused.exists());
+
     // Refusals: the same shard twice (overlapping producer ids), another scenario.
     let e = merge(&[s0.clone(), s0.clone()], vec![]).unwrap_err();
     assert!(matches!(e, MergeError::SameShard { .. }), "{e}");
+    // A shard of the set missing: 0/3 and 1/3 without 2/3.
+    let of_three = |r: &ResultsFile| {
+        let mut r = r.clone();
+        r.run.shard = r.run.shard.map(|s| Shard { count: 3, ..s });
+        r
+    };
+    let e = merge(&[of_three(&s0), of_three(&s1)], vec![]).unwrap_err();
+    assert_eq!(e, MergeError::MissingShard { index: 2, count: 3 });
+    assert!(e.to_string().contains("shard 2/3 is missing"), "{e}");
+    // Shards of runs with different worker counts.
+    let e = merge(&[s0.clone(), of_three(&s1)], vec![]).unwrap_err();
+    assert!(matches!(e, MergeError::DifferentCount { ca: 2, cb: 3, .. }), "{e}");
+    // A point missing from one shard, either way round.
+    let mut short = s1.clone();
+    short.points.clear();
+    let e = merge(&[s0.clone(), short.clone()], vec![]).unwrap_err();
+    assert!(matches!(e, MergeError::MissingPoint { a: 0, b: 1, .. }), "{e}");
+    let e = merge(&[short, s0.clone()], vec![]).unwrap_err();
+    assert!(matches!(e, MergeError::MissingPoint { a: 1, b: 0, .. }), "{e}");
+    // Different parameters for the same point id.
+    let mut other_params = s1.clone();
+    other_params.points[0].params.payload_bytes = 200;
+    let e = merge(&[s0.clone(), other_params], vec![]).unwrap_err();
+    assert!(matches!(e, MergeError::DifferentParams { .. }), "{e}");
+    // The same scenario name from a different file.
+    let mut other_text = s1.clone();
+    other_text.scenario_source.push_str("# edited\n");
+    let e = merge(&[s0.clone(), other_text], vec![]).unwrap_err();
+    assert!(matches!(e, MergeError::DifferentScenarioText { .. }), "{e}");
     let mut unsharded = s0.clone();
     unsharded.run.shard = None;
     let e = merge(&[unsharded, whole.clone()], vec![]).unwrap_err();

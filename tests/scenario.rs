@@ -77,60 +77,324 @@ fn command_line_overrides() {
     assert!(e.contains("--broker kafak") && e.contains("loopback"), "{e}");
 }
 
-fn error_of(text: &str) -> String {
-    load(text).unwrap_err().to_string()
+/// One bad scenario file and what its error must say.
+struct Bad {
+    /// What the row is about (printed when it fails).
+    what: &'static str,
+    text: &'static str,
+    /// The error starts with this (`sweep.yaml:LINE:COL:`, or `sweep.yaml:`
+    /// for errors with no position).
+    at: &'static str,
+    /// Every one of these is in the message.
+    says: &'static [&'static str],
+    /// The adapter whose driver makes the check; when this build lacks it,
+    /// the file validates instead (its points fail at run time, saying the
+    /// adapter is not built in).
+    needs: Option<&'static str>,
+}
+
+const fn bad(what: &'static str, text: &'static str, at: &'static str, says: &'static [&'static str]) -> Bad {
+    Bad { what, text, at, says, needs: None }
+}
+
+/// Every bad input a new user is likely to write, with the error it gets:
+/// file, line and column, what is wrong, what would be right. A new knob
+/// adds its rows here.
+const BAD: &[Bad] = &[
+    bad(
+        "unknown size unit",
+        "workload:\n  payload: [10B, 10XB]\nbrokers:\n  - name: loopback\n",
+        "sweep.yaml:2:",
+        &["unknown size unit `XB`", "a size such as `10B`"],
+    ),
+    bad(
+        "a rate without a unit",
+        "workload:\n  rate: 1000\nbrokers:\n  - name: loopback\n",
+        "sweep.yaml:2:",
+        &["no unit", "`1000msgps`"],
+    ),
+    bad(
+        "a rate of zero",
+        "workload:\n  rate: 0MBps\nbrokers:\n  - name: loopback\n",
+        "sweep.yaml:2:",
+        &["above zero", "`max`"],
+    ),
+    bad(
+        "a rate written as a map",
+        "workload:\n  rate: {x: 1}\nbrokers:\n  - name: loopback\n",
+        "sweep.yaml:2:",
+        &["map", "a rate such as `1MBps`"],
+    ),
+    bad(
+        "a size inside a nested list",
+        "workload:\n  payload: [10B, [1KB]]\nbrokers:\n  - name: loopback\n",
+        "sweep.yaml:2:",
+        &["sequence", "a size such as `10B`"],
+    ),
+    bad(
+        "a size written as a boolean",
+        "workload:\n  payload: true\nbrokers:\n  - name: loopback\n",
+        "sweep.yaml:2:",
+        &["boolean", "a size such as `10B`"],
+    ),
+    bad(
+        "a negative size",
+        "workload:\n  payload: -5\nbrokers:\n  - name: loopback\n",
+        "sweep.yaml:2:",
+        &["negative", "a size such as `10B`"],
+    ),
+    bad(
+        "a duration written as a map",
+        "workload:\n  duration: {s: 10}\nbrokers:\n  - name: loopback\n",
+        "sweep.yaml:2:",
+        &["map", "a duration such as `500ms`"],
+    ),
+    bad(
+        "a duration without a unit",
+        "workload:\n  warmup: 5\nbrokers:\n  - name: loopback\n",
+        "sweep.yaml:2:",
+        &["no unit", "`5s`"],
+    ),
+    bad(
+        "an empty sweep",
+        "workload:\n  payload: []\nbrokers:\n  - name: loopback\n",
+        "sweep.yaml:2:",
+        &["empty list sweeps nothing"],
+    ),
+    bad(
+        "a misspelt knob",
+        "workload:\n  paylod: 1KB\nbrokers:\n  - name: loopback\n",
+        "sweep.yaml:2:3:",
+        &["unknown field `paylod`", "`payload`"],
+    ),
+    bad(
+        "a payload below the header",
+        "workload:\n  payload: 5B\nbrokers:\n  - name: loopback\n",
+        "sweep.yaml:2:3:",
+        &["below the minimum of 10 B"],
+    ),
+    bad(
+        "a payload the harness cannot serve",
+        "workload:\n  payload: 2GB\nbrokers:\n  - name: loopback\n",
+        "sweep.yaml:2:3:",
+        &["2000000000 B", "limit of 100000000 B", "pool four times the payload"],
+    ),
+    bad(
+        "a broker's own payload above the limit",
+        "brokers:\n  - name: loopback\n    workload:\n      payload: [1KB, 101MB]\n",
+        "sweep.yaml:4:7:",
+        &["101000000 B", "limit of 100000000 B"],
+    ),
+    bad(
+        "too many bodies in flight",
+        "workload:\n  payload: 10MB\n  in_flight: 1000\nbrokers:\n  - name: loopback\n",
+        "sweep.yaml:3:3:",
+        &["10.0 GB of bodies", "limit of 4 GB", "at most 400"],
+    ),
+    bad(
+        "too many bodies in flight by default",
+        "workload:\n  payload: 50MB\n  rate: 10msgps\nbrokers:\n  - name: loopback\n",
+        "sweep.yaml:2:3:",
+        &["`in_flight: 1000`", "at most 80"],
+    ),
+    bad(
+        "no message due in the window",
+        "workload:\n  payload: 1KB\n  rate: 1Bps\nbrokers:\n  - name: loopback\n",
+        "sweep.yaml:3:3:",
+        &["rate `1Bps`", "0.010 messages per producer", "nothing would be measured", "at least 0.1 msg/s"],
+    ),
+    bad(
+        "no message due for each producer",
+        "workload:\n  rate: 5msgps\n  producers: 10\n  duration: 1s\nbrokers:\n  - name: loopback\n",
+        "sweep.yaml:2:3:",
+        &["each of 10 producer(s)", "0.500 messages per producer", "`10msgps`"],
+    ),
+    bad(
+        "a broker's own rate with nothing due",
+        "brokers:\n  - name: loopback\n    workload:\n      rate: [max, 1msgps]\n      duration: 500ms\n",
+        "sweep.yaml:4:7:",
+        &["rate `1msgps`", "nothing would be measured"],
+    ),
+    bad(
+        "more loopback partitions than labels",
+        "workload:\n  partitions: 100000000\nbrokers:\n  - name: loopback\n",
+        "sweep.yaml:2:3:",
+        &["`partitions: 100000000`", "`loopback` adapter's 1024"],
+    ),
+    Bad {
+        what: "partitions on RabbitMQ",
+        text: "brokers:\n  - name: rabbitmq\n    workload:\n      partitions: 3\n",
+        at: "sweep.yaml:4:7:",
+        says: &["`rabbitmq` adapter's 1", "RabbitMQ has no partitions"],
+        needs: Some("rabbitmq"),
+    },
+    Bad {
+        what: "partitions on AMQP 1.0",
+        text: "workload:\n  partitions: 2\nbrokers:\n  - name: artemis\n",
+        at: "sweep.yaml:2:3:",
+        says: &["`artemis` adapter's 1", "AMQP 1.0 addresses have no partitions"],
+        needs: Some("amqp1"),
+    },
+    Bad {
+        what: "more Redis keys than a read names",
+        text: "workload:\n  partitions: 5000\nbrokers:\n  - name: redis\n",
+        at: "sweep.yaml:2:3:",
+        says: &["`redis` adapter's 1024", "one Redis key"],
+        needs: Some("redis"),
+    },
+    Bad {
+        what: "more Kafka partitions than a point creates",
+        text: "workload:\n  partitions: 20000\nbrokers:\n  - name: kafka\n",
+        at: "sweep.yaml:2:3:",
+        says: &["`kafka` adapter's 10000"],
+        needs: Some("kafka"),
+    },
+    bad(
+        "an unknown adapter",
+        "brokers:\n  - name: loopback\n  - name: rabbit\n",
+        "sweep.yaml:3:5:",
+        &["unknown adapter `rabbit`", "rabbitmq", "set `adapter:`"],
+    ),
+    bad(
+        "a misspelt adapter option",
+        "brokers:\n  - name: loopback\n    options:\n      drop: 0.1\n      stal_every: 1s\n",
+        "sweep.yaml:5:7:",
+        &["unknown field `stal_every`", "`stall_every`"],
+    ),
+    bad(
+        "a fraction above 1",
+        "brokers:\n  - name: loopback\n    options:\n      drop: 1.5\n",
+        "sweep.yaml:4:7:",
+        &["`drop` is a fraction between 0 and 1"],
+    ),
+    bad(
+        "a broker name twice",
+        "brokers:\n  - name: loopback\n  - name: loopback\n",
+        "sweep.yaml:3:5:",
+        &["used twice"],
+    ),
+    bad(
+        "a broker name that breaks ids",
+        "brokers:\n  - name: a/b\n    adapter: loopback\n",
+        "sweep.yaml:2:5:",
+        &["must be letters, digits"],
+    ),
+    bad(
+        "a live broker without an endpoint",
+        "brokers:\n  - name: redis\n    provision: live\n",
+        "sweep.yaml:3:5:",
+        &["needs an `endpoint:`"],
+    ),
+    bad(
+        "a provision that does not fit",
+        "brokers:\n  - name: loopback\n    provision: local\n",
+        "sweep.yaml:3:5:",
+        &["does not fit adapter `loopback`", "`embedded`"],
+    ),
+    bad(
+        "no producers",
+        "workload:\n  producers: 0\nbrokers:\n  - name: loopback\n",
+        "sweep.yaml:2:3:",
+        &["`producers` must be at least 1"],
+    ),
+    bad(
+        "no consumers",
+        "workload:\n  consumers: 0\nbrokers:\n  - name: loopback\n",
+        "sweep.yaml:2:3:",
+        &["`consumers` must be at least 1"],
+    ),
+    bad(
+        "no window",
+        "workload:\n  duration: 0s\nbrokers:\n  - name: loopback\n",
+        "sweep.yaml:2:3:",
+        &["`duration` must be above zero"],
+    ),
+    bad(
+        "no in-flight window",
+        "workload:\n  in_flight: 0\nbrokers:\n  - name: loopback\n",
+        "sweep.yaml:2:3:",
+        &["`in_flight` must be at least 1"],
+    ),
+    bad(
+        "too many producers for a compact header",
+        "workload:\n  payload: 12B\n  producers: 300\nbrokers:\n  - name: loopback\n",
+        "sweep.yaml:3:3:",
+        &["300 producers with 12 B payloads", "at most 256"],
+    ),
+    bad(
+        "a backlog the loopback cannot keep",
+        "workload:\n  backlog: true\nbrokers:\n  - name: loopback\n",
+        "sweep.yaml:2:3:",
+        &["cannot run `backlog: true`"],
+    ),
+    bad(
+        "a backlog with nobody to drain it",
+        "workload:\n  backlog: true\n  subscriptions: 0\nbrokers:\n  - name: kafka\n",
+        "sweep.yaml:2:3:",
+        &["`subscriptions` is 0"],
+    ),
+    Bad {
+        what: "a backlog on pub/sub",
+        text: "brokers:\n  - name: redis\n    workload:\n      backlog: true\n    options:\n      mode: pubsub\n",
+        at: "sweep.yaml:4:7:",
+        says: &["cannot run `backlog: true`", "pubsub"],
+        needs: Some("redis"),
+    },
+    bad("no brokers", "brokers: []\n", "sweep.yaml:1:", &["no brokers"]),
+    bad(
+        "a rate list left open",
+        "workload:\n  rate: [max\nbrokers:\n",
+        "sweep.yaml:2:10:",
+        &["`max brokers` is not a rate", "a rate such as"],
+    ),
+    bad(
+        "a tab for indentation",
+        "workload:\n\tpayload: 1KB\nbrokers:\n  - name: loopback\n",
+        "sweep.yaml:2:",
+        &["cannot start any token"],
+    ),
+    bad(
+        "a default rate with nothing due",
+        "workload:\n  payload: 50MB\nbrokers:\n  - name: loopback\n",
+        "sweep.yaml:2:3:",
+        &["rate `1MBps` with 50000000 B payloads", "nothing would be measured"],
+    ),
+];
+
+#[test]
+fn every_bad_input_gets_an_error_that_says_where_what_and_what_would_be_right() {
+    let mut failures = Vec::new();
+    for row in BAD {
+        let built = row.needs.is_none_or(|a| mqbench::adapter::driver(a).is_ok());
+        match (load(row.text), built) {
+            (Ok(_), false) => {}
+            (Ok(s), true) => failures.push(format!("{}: validated ({} points)", row.what, s.points.len())),
+            (Err(e), _) => {
+                let e = e.to_string();
+                let missing: Vec<_> = row.says.iter().filter(|w| !e.contains(*w)).collect();
+                // serde's internals are no help to a user.
+                let internals = ["untagged", "variant", "Scalar", "OneOrMany"].iter().any(|w| e.contains(w));
+                if !e.starts_with(row.at) || !missing.is_empty() || internals {
+                    failures.push(format!("{}: `{e}` (wanted it at `{}`, saying {missing:?})", row.what, row.at));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} rows:\n{}", failures.len(), BAD.len(), failures.join("\n"));
 }
 
 #[test]
-fn errors_name_file_line_and_column() {
-    let e = error_of("workload:\n  payload: [10B, 10XB]\nbrokers:\n  - name: loopback\n");
-    assert!(e.starts_with("sweep.yaml:2:"), "{e}");
-    assert!(e.contains("unknown size unit `XB`"), "{e}");
-
-    let e = error_of("workload:\n  rate: 1000\nbrokers:\n  - name: loopback\n");
-    assert!(e.starts_with("sweep.yaml:2:"), "{e}");
-    assert!(e.contains("no unit"), "{e}");
-
-    let e = error_of("workload:\n  paylod: 1KB\nbrokers:\n  - name: loopback\n");
-    assert!(e.starts_with("sweep.yaml:2:3:"), "{e}");
-    assert!(e.contains("unknown field `paylod`"), "{e}");
-
-    let e = error_of("brokers:\n  - name: loopback\n  - name: rabbit\n");
-    assert!(e.starts_with("sweep.yaml:3:5:"), "{e}");
-    assert!(e.contains("unknown adapter `rabbit`"), "{e}");
-
-    let e = error_of("brokers:\n  - name: loopback\n    options:\n      drop: 0.1\n      stal_every: 1s\n");
-    assert!(e.starts_with("sweep.yaml:5:7:"), "{e}");
-    assert!(e.contains("stal_every"), "{e}");
-
-    let e = error_of("workload:\n  payload: 5B\nbrokers:\n  - name: loopback\n");
-    assert!(e.starts_with("sweep.yaml:2:3:") && e.contains("below the minimum of 10 B"), "{e}");
-
-    let e = error_of("brokers:\n  - name: loopback\n  - name: loopback\n");
-    assert!(e.starts_with("sweep.yaml:3:5:") && e.contains("used twice"), "{e}");
-
-    let e = error_of("brokers:\n  - name: redis\n    provision: live\n");
-    assert!(e.starts_with("sweep.yaml:3:5:") && e.contains("needs an `endpoint:`"), "{e}");
-
-    let e = error_of("workload:\n  producers: 0\nbrokers:\n  - name: loopback\n");
-    assert!(e.starts_with("sweep.yaml:2:3:") && e.contains("at least 1"), "{e}");
-
-    // A backlog needs consumers and a broker that keeps messages for them.
-    let e = error_of("workload:\n  backlog: true\nbrokers:\n  - name: loopback\n");
-    assert!(e.starts_with("sweep.yaml:2:3:") && e.contains("cannot run `backlog: true`"), "{e}");
-    let e = error_of("workload:\n  backlog: true\n  subscriptions: 0\nbrokers:\n  - name: kafka\n");
-    assert!(e.starts_with("sweep.yaml:2:3:") && e.contains("`subscriptions` is 0"), "{e}");
-    let e =
-        error_of("brokers:\n  - name: redis\n    workload:\n      backlog: true\n    options:\n      mode: pubsub\n");
-    assert!(e.starts_with("sweep.yaml:4:7:") && e.contains("pubsub"), "{e}");
-    let ok = load("workload:\n  backlog: true\nbrokers:\n  - name: kafka\n  - name: redis\n").unwrap();
-    assert!(ok.points.iter().all(|p| p.params.backlog && p.id.ends_with("/backlog")));
-
-    let e = error_of("brokers: []\n");
-    assert!(e.contains("no brokers"), "{e}");
-
-    let e = error_of("workload:\n  rate: [max\nbrokers:\n");
-    assert!(e.starts_with("sweep.yaml:"), "{e}");
+fn the_largest_servable_payload_and_the_slowest_measurable_rate_validate() {
+    // The limits themselves are allowed: exactly 100 MB with an in-flight
+    // window that fits, and a rate that puts exactly one message per
+    // producer in the window.
+    let s = load(
+        "workload:\n  payload: 100MB\n  in_flight: 40\n  rate: 1msgps\n  duration: 1s\nbrokers:\n  - name: loopback\n",
+    )
+    .unwrap();
+    assert_eq!(s.points[0].params.payload_bytes, mqbench::scenario::MAX_PAYLOAD_BYTES);
+    let s = load("workload:\n  partitions: 1024\nbrokers:\n  - name: loopback\n").unwrap();
+    assert_eq!(s.points[0].params.partitions, 1024);
 }
 
 #[test]

@@ -88,6 +88,17 @@ impl Driver for LoopbackDriver {
         super::parse_options::<Options>(options)?.check()
     }
 
+    /// The loopback has no partitions of its own: a delivery's partition
+    /// is a label, `seq % partitions`, so that order is checked per
+    /// partition as it would be on a partitioned broker. Each consumer keeps
+    /// one counter per producer and partition.
+    fn partitions(&self) -> super::PartitionLimit {
+        super::PartitionLimit {
+            max: 1024,
+            meaning: "the loopback has no partitions; it labels each delivery `seq % partitions` so that order is checked per partition, and beyond 1024 labels nothing changes but the memory for the order check",
+        }
+    }
+
     async fn connect(&self, ctx: &ConnectContext<'_>) -> anyhow::Result<Box<dyn Session>> {
         let options: Options = super::parse_options(ctx.options).map_err(anyhow::Error::msg)?;
         options.check().map_err(anyhow::Error::msg)?;

@@ -151,6 +151,15 @@ pub trait Session: Send + Sync {
     }
 }
 
+/// The bound on a point's `partitions` for one adapter, and what a
+/// partition is there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartitionLimit {
+    pub max: u32,
+    /// What one partition is, for the error (`streams per topic ...`).
+    pub meaning: &'static str,
+}
+
 /// Where and what to connect to for one point.
 pub struct ConnectContext<'a> {
     /// Address from provisioning or the scenario (adapter-specific form).
@@ -174,6 +183,9 @@ pub trait Driver: Send + Sync {
     fn check_backlog(&self, _options: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
         Err("this adapter does not keep messages for consumers that attach after publishing".into())
     }
+    /// What `partitions` means for this adapter and how many a point may
+    /// ask for (checked by `validate`, with the meaning in the error).
+    fn partitions(&self) -> PartitionLimit;
     async fn connect(&self, ctx: &ConnectContext<'_>) -> anyhow::Result<Box<dyn Session>>;
     /// Client library and version, for results (e.g. `librdkafka 2.12.1`).
     fn client(&self) -> String;
@@ -210,6 +222,18 @@ pub fn check_options(kind: &str, options: &serde_json::Map<String, serde_json::V
 /// adapters this build lacks fail at run time instead.
 pub fn check_backlog(kind: &str, options: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
     check_with(kind, |d| d.check_backlog(options))
+}
+
+/// Validation hook for `partitions` (see [`Driver::partitions`]); adapters
+/// this build lacks fail at run time instead.
+pub fn check_partitions(kind: &str, partitions: u32) -> Result<(), String> {
+    check_with(kind, |d| {
+        let limit = d.partitions();
+        if partitions <= limit.max {
+            return Ok(());
+        }
+        Err(format!("`partitions: {partitions}` is more than the `{kind}` adapter's {}: {}", limit.max, limit.meaning))
+    })
 }
 
 /// Runs a validation check of `kind`'s driver; passes when this build has

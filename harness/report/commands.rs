@@ -27,9 +27,11 @@ pub struct CompareArgs {
     pub baseline: PathBuf,
     /// The results to judge.
     pub current: PathBuf,
-    /// Allowed change per metric: throughput, p50, p99, p99.9.
+    /// Allowed change per metric: throughput, p50, p99, p99.9. Parsed by
+    /// `compare` itself, so a bad one exits 1 ("could not compare") like
+    /// any other bad input of the gate, not clap's usage code 2.
     #[arg(long, default_value = "throughput=5%,p99=10%")]
-    pub threshold: Thresholds,
+    pub threshold: String,
     /// Also write the comparison as Markdown (for a CI job summary).
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
@@ -76,6 +78,8 @@ pub fn after_run(dir: &Path) {
 }
 
 pub fn compare(a: CompareArgs) -> anyhow::Result<i32> {
+    let thresholds: Thresholds =
+        a.threshold.parse().map_err(|e| anyhow::anyhow!("--threshold {}: {e}", a.threshold))?;
     let base = crate::results::read_results(&a.baseline)?;
     let cur = crate::results::read_results(&a.current)?;
     if base.run.scenario != cur.run.scenario {
@@ -84,7 +88,7 @@ pub fn compare(a: CompareArgs) -> anyhow::Result<i32> {
             base.run.scenario, cur.run.scenario
         );
     }
-    let c = compare::compare(&base, &cur, &a.threshold, a.allow_missing);
+    let c = compare::compare(&base, &cur, &thresholds, a.allow_missing);
     print!("{}", compare::to_text(&c));
     if let Some(path) = &a.markdown {
         std::fs::write(path, compare::to_markdown(&c)).with_context(|| format!("cannot write {}", path.display()))?;

@@ -11,9 +11,13 @@ use crate::results::{PointResult, ResultsFile, Status};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-/// Exit code of `compare` when a regression is found (1 stays "could not
-/// compare": bad input, unreadable file).
+/// Exit code of `compare` when a regression is found.
 pub const EXIT_REGRESSION: i32 = 3;
+/// Exit code of `compare` when it could not compare: an unreadable or
+/// invalid results file, a bad `--threshold` (every `Error:` of mqbench
+/// exits 1). A malformed command line (unknown option, missing argument)
+/// is clap's usage error, 2, as for every command.
+pub const EXIT_BAD_INPUT: i32 = 1;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Metric {

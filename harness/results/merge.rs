@@ -11,7 +11,8 @@
 //! shards') and the schedule-delay percentiles (also the larger).
 //!
 //! Refused with an error: shards of different scenarios, overlapping
-//! producer ids, a point missing from a shard, or differing parameters.
+//! producer ids, a shard of the N missing, a point missing from a shard, or
+//! differing parameters.
 
 use super::model::*;
 use crate::measure::{accounting::SubscriptionCounts, LatencyHistogram, LatencySummary, SeriesPoint};
@@ -36,6 +37,8 @@ pub enum MergeError {
         "point {id} (repeat {repeat}): producer {producer} appears in shards {a} and {b}; shards must split producers"
     )]
     OverlappingProducers { id: String, repeat: u32, producer: u32, a: usize, b: usize },
+    #[error("shard {index}/{count} is missing: a merge of fewer than all {count} workers would report part of the load as the whole")]
+    MissingShard { index: u32, count: u32 },
     #[error("point {id} (repeat {repeat}) is in shard {a} but not in shard {b}")]
     MissingPoint { id: String, repeat: u32, a: usize, b: usize },
     #[error("point {id} (repeat {repeat}) has different parameters in shards {a} and {b}")]
@@ -75,6 +78,11 @@ pub fn merge(shards: &[ResultsFile], command: Vec<String>) -> Result<ResultsFile
             if let Some(a) = seen.insert(sh.index, b) {
                 return Err(MergeError::SameShard { a, b, index: sh.index, count: sh.count });
             }
+        }
+    }
+    if let Some(count) = first.run.shard.map(|s| s.count) {
+        if let Some(index) = (0..count).find(|i| !seen.contains_key(i)) {
+            return Err(MergeError::MissingShard { index, count });
         }
     }
     let mut points = Vec::new();

@@ -16,10 +16,22 @@ pub mod stop_signal;
 use crate::provision::{self, RunningBroker};
 use crate::results::{env, PointResult, ResultsFile, ResultsWriter, RunInfo, Status, SCHEMA_VERSION};
 use crate::scenario::{self, Overrides, Scenario};
+use futures::FutureExt;
 use output::{Event, Output};
 use point::{failed_result, run_point, PointTarget};
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use tokio_util::sync::CancellationToken;
+
+/// The message of a caught panic (`panic!("...")` carries a `&str` or a
+/// `String`).
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
 
 /// Everything `mqbench run` takes.
 #[derive(Clone, Debug, Default)]
@@ -186,8 +198,22 @@ pub async fn run_loaded(scenario: Scenario, opts: RunOptions, cancel: Cancellati
                             let _ = o.on(&Event::Progress { point, progress: p });
                         }
                     };
-                    let mut r = run_point(point, &target, &cancel, &mut on_progress).await;
+                    // A panic inside the point (a harness bug) is caught
+                    // here, so the point is recorded as failed and the
+                    // sweep goes on; `progress_outputs` (the results
+                    // writer among them) survives it.
+                    let r = AssertUnwindSafe(run_point(point, &target, &cancel, &mut on_progress)).catch_unwind().await;
                     outputs = progress_outputs;
+                    let mut r = r.unwrap_or_else(|panic| {
+                        failed_result(
+                            point,
+                            format!(
+                                "the harness panicked inside this point (a bug in mqbench): {}",
+                                panic_text(&*panic)
+                            ),
+                            "unknown".into(),
+                        )
+                    });
                     if let Some(incident) = b.after_point() {
                         record_incident(&mut r, incident);
                     }

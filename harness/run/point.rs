@@ -168,6 +168,9 @@ async fn measure(
     let lead_s = p.warmup_s.ceil();
     let series_origin = window_start.checked_sub(Duration::from_secs_f64(lead_s)).unwrap_or(t0);
     let stop = CancellationToken::new();
+    // Consumers stop when this point ends however it ends: an early `?`
+    // or a panic below must not leave them reading in the background.
+    let _stop_on_exit = stop.clone().drop_guard();
     let consumer_plan = ConsumerPlan {
         subscription: 0,
         producers: p.producers,

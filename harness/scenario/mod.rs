@@ -9,7 +9,7 @@ pub mod units;
 
 use locate::{locate, Step};
 pub use model::{BrokerSpec, OneOrMany, Provision, ScenarioFile, WorkloadSpec};
-pub use point::{BrokerTarget, Params, Point, RateParam, MIN_PAYLOAD_BYTES};
+pub use point::{BrokerTarget, Params, Point, RateParam, MAX_IN_FLIGHT_BYTES, MAX_PAYLOAD_BYTES, MIN_PAYLOAD_BYTES};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -162,7 +162,28 @@ pub fn parse(file: &Path, source: &str, overrides: &Overrides) -> Result<Scenari
         check_workload(&ctx, i, &broker.workload.payload.is_some(), &workload)?;
         let mut broker_points = expand::expand_broker(broker, &adapter, provision, &workload)
             .map_err(|(key, msg)| ctx.at(&[here("options"), vec![key.as_str().into()]].concat(), msg))?;
+        // Where a workload knob of this broker is written: its own
+        // `workload:` when it sets the knob, else the file's.
+        let knob = |key: &str, own: bool| -> Vec<Step> {
+            if own {
+                [here("workload"), vec![key.into()]].concat()
+            } else {
+                vec!["workload".into(), key.into()]
+            }
+        };
         for p in &broker_points {
+            check_point(&p.params, &broker.name, &adapter).map_err(|(key, msg)| {
+                let written = |w: &WorkloadSpec| match key {
+                    "rate" => w.rate.is_some(),
+                    "partitions" => w.partitions.is_some(),
+                    "in_flight" => w.in_flight.is_some(),
+                    _ => w.payload.is_some(),
+                };
+                // A knob nobody wrote (its default) is pointed at through
+                // the payload that made it wrong.
+                let key = if written(&broker.workload) || written(&spec.workload) { key } else { "payload" };
+                ctx.at(&knob(key, written(&broker.workload)), msg)
+            })?;
             if let Err(msg) = crate::adapter::check_options(&adapter, &p.params.options) {
                 let key = msg.split('`').nth(1).unwrap_or_default().to_string();
                 let path = [here("options"), vec![key.as_str().into()]].concat();
@@ -206,6 +227,50 @@ pub fn parse(file: &Path, source: &str, overrides: &Overrides) -> Result<Scenari
     })
 }
 
+/// Checks one expanded point against what the harness and its adapter can
+/// run; the error names the knob (`rate`, `partitions`, `in_flight`) it is
+/// about.
+fn check_point(p: &Params, broker: &str, adapter: &str) -> Result<(), (&'static str, String)> {
+    if let Some(total) = p.rate.msgs_per_s() {
+        // Producer i sends message k at t0 + k / rate_i: a window shorter
+        // than one interval may hold no message at all, and then nothing
+        // is measured.
+        let per_producer = total / p.producers as f64;
+        let due = per_producer * p.duration_s;
+        if due < 1.0 {
+            let least = p.producers as f64 / p.duration_s;
+            return Err((
+                "rate",
+                format!(
+                    "broker `{broker}`: rate `{}` with {} B payloads is {total} msg/s, {per_producer} msg/s for each of {} producer(s): the {} s window holds {due:.3} messages per producer, so nothing would be measured; raise the rate (at least {least} msg/s, `{}msgps`) or the `duration`",
+                    p.rate_label,
+                    p.payload_bytes,
+                    p.producers,
+                    p.duration_s,
+                    least.ceil()
+                ),
+            ));
+        }
+    }
+    let held = p.producers as u64 * p.in_flight as u64 * p.payload_bytes;
+    if held > MAX_IN_FLIGHT_BYTES {
+        return Err((
+            "in_flight",
+            format!(
+                "broker `{broker}`: {} producer(s) x `in_flight: {}` x {} B payloads may hold {:.1} GB of bodies awaiting acknowledgement, more than the harness's limit of {} GB: lower `in_flight` (at most {} here) or the payload",
+                p.producers,
+                p.in_flight,
+                p.payload_bytes,
+                held as f64 / 1e9,
+                MAX_IN_FLIGHT_BYTES / 1_000_000_000,
+                (MAX_IN_FLIGHT_BYTES / (p.producers as u64 * p.payload_bytes)).max(1)
+            ),
+        ));
+    }
+    crate::adapter::check_partitions(adapter, p.partitions)
+        .map_err(|m| ("partitions", format!("broker `{broker}`: {m}")))
+}
+
 fn check_names(ctx: &Ctx, spec: &ScenarioFile) -> Result<(), ScenarioError> {
     let mut names = std::collections::HashSet::new();
     for (i, b) in spec.brokers.iter().enumerate() {
@@ -239,6 +304,15 @@ fn check_workload(ctx: &Ctx, broker: usize, own_payload: &bool, w: &WorkloadSpec
                 &path("payload", *own_payload),
                 format!(
                     "payload {} B is below the minimum of {MIN_PAYLOAD_BYTES} B, the smallest body that carries producer, sequence and send time",
+                    p.0
+                ),
+            ));
+        }
+        if p.0 > MAX_PAYLOAD_BYTES {
+            return Err(ctx.at(
+                &path("payload", *own_payload),
+                format!(
+                    "payload {} B is above the harness's limit of {MAX_PAYLOAD_BYTES} B (100 MB): each point builds its bodies from a random pool four times the payload, and every body in flight is held until acknowledged",
                     p.0
                 ),
             ));

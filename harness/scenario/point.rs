@@ -10,6 +10,19 @@ use std::time::Duration;
 /// `measure::payload` for the layout.
 pub const MIN_PAYLOAD_BYTES: u64 = 10;
 
+/// The largest body the harness serves (100 MB): a point's body pool is
+/// four times the payload (see `measure::payload`), and bodies in flight
+/// are held until acknowledged. Brokers have lower limits of their own
+/// (Kafka's default `message.max.bytes` is about 1 MB); those fail the
+/// point with the broker's error.
+pub const MAX_PAYLOAD_BYTES: u64 = 100_000_000;
+
+/// The most body bytes a point may hold awaiting acknowledgement,
+/// producers x `in_flight` x payload (4 GB): beyond it an unthrottled point
+/// could exhaust the memory of a test machine, and a process that cannot
+/// allocate aborts rather than recording a failed point.
+pub const MAX_IN_FLIGHT_BYTES: u64 = 4_000_000_000;
+
 /// Which broker a point runs against and how it is reached.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct BrokerTarget {

@@ -49,7 +49,7 @@ fn split_number(text: &str) -> Option<(f64, &str)> {
 
 impl Size {
     pub fn parse(text: &str) -> Result<Size, String> {
-        let expected = "a size such as `10B`, `1KB` (1,000 B), `100KB`, `1MB` or `4KiB` (1,024 B)";
+        let expected = SIZE_EXPECTED;
         let (value, unit) = split_number(text).ok_or_else(|| format!("`{text}` is not a size: expected {expected}"))?;
         let factor = match unit {
             "" | "B" => 1.0,
@@ -76,7 +76,7 @@ impl fmt::Display for Size {
 
 impl Rate {
     pub fn parse(text: &str) -> Result<Rate, String> {
-        let expected = "a rate such as `1MBps` (10^6 bytes/s), `500KBps`, `5000msgps` or `max`";
+        let expected = RATE_EXPECTED;
         let trimmed = text.trim();
         if trimmed.eq_ignore_ascii_case("max") {
             return Ok(Rate::Max);
@@ -139,7 +139,7 @@ impl Span {
     pub fn parse(text: &str) -> Result<Span, String> {
         humantime::parse_duration(text.trim())
             .map(Span)
-            .map_err(|e| format!("`{text}` is not a duration ({e}): expected e.g. `500ms`, `10s`, `2m`"))
+            .map_err(|e| format!("`{text}` is not a duration ({e}): expected {SPAN_EXPECTED}"))
     }
 }
 
@@ -150,46 +150,73 @@ impl fmt::Display for Span {
 }
 
 /// Numbers and strings both deserialize into these unit types, so that
-/// `payload: 1000` and `payload: 1KB` mean the same.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Scalar {
-    Int(u64),
-    Float(f64),
-    Text(String),
+/// `payload: 1000` and `payload: 1KB` mean the same. Anything else (a map,
+/// a list, a boolean) is refused with what a value of the kind looks like,
+/// not with serde's internals.
+struct UnitVisitor<T> {
+    /// What a value looks like, for `invalid type: map, expected ...`.
+    expected: &'static str,
+    from_text: fn(&str) -> Result<T, String>,
+    from_int: fn(u64) -> Result<T, String>,
+    from_float: fn(f64) -> Result<T, String>,
 }
+
+impl<T> de::Visitor<'_> for UnitVisitor<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.expected)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        (self.from_text)(v).map_err(E::custom)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
+        (self.from_int)(v).map_err(E::custom)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+        match u64::try_from(v) {
+            Ok(v) => (self.from_int)(v).map_err(E::custom),
+            Err(_) => Err(E::custom(format!("`{v}` is negative: expected {}", self.expected))),
+        }
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
+        (self.from_float)(v).map_err(E::custom)
+    }
+}
+
+const SIZE_EXPECTED: &str = "a size such as `10B`, `1KB` (1,000 B), `100KB`, `1MB` or `4KiB` (1,024 B)";
+const RATE_EXPECTED: &str = "a rate such as `1MBps` (10^6 bytes/s), `500KBps`, `5000msgps` or `max`";
+const SPAN_EXPECTED: &str = "a duration such as `500ms`, `10s` or `2m`";
 
 impl<'de> Deserialize<'de> for Size {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match Scalar::deserialize(d)? {
-            Scalar::Int(n) => Ok(Size(n)),
-            Scalar::Float(f) => Size::parse(&f.to_string()).map_err(de::Error::custom),
-            Scalar::Text(t) => Size::parse(&t).map_err(de::Error::custom),
-        }
+        d.deserialize_any(UnitVisitor {
+            expected: SIZE_EXPECTED,
+            from_text: Size::parse,
+            from_int: |n| Ok(Size(n)),
+            from_float: |f| Size::parse(&f.to_string()),
+        })
     }
 }
 
 impl<'de> Deserialize<'de> for Rate {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match Scalar::deserialize(d)? {
-            Scalar::Text(t) => Rate::parse(&t).map_err(de::Error::custom),
-            Scalar::Int(n) => Err(de::Error::custom(format!(
-                "rate `{n}` has no unit: write `{n}msgps` or `{n}Bps` (or `1MBps`, `max`)"
-            ))),
-            Scalar::Float(n) => {
-                Err(de::Error::custom(format!("rate `{n}` has no unit: write `{n}msgps` or `{n}MBps` (or `max`)")))
-            }
-        }
+        d.deserialize_any(UnitVisitor {
+            expected: RATE_EXPECTED,
+            from_text: Rate::parse,
+            from_int: |n| Err(format!("rate `{n}` has no unit: write `{n}msgps` or `{n}Bps` (or `1MBps`, `max`)")),
+            from_float: |n| Err(format!("rate `{n}` has no unit: write `{n}msgps` or `{n}MBps` (or `max`)")),
+        })
     }
 }
 
 impl<'de> Deserialize<'de> for Span {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match Scalar::deserialize(d)? {
-            Scalar::Text(t) => Span::parse(&t).map_err(de::Error::custom),
-            Scalar::Int(n) => Err(de::Error::custom(format!("duration `{n}` has no unit: write `{n}s` or `{n}ms`"))),
-            Scalar::Float(n) => Err(de::Error::custom(format!("duration `{n}` has no unit: write `{n}s` or `{n}ms`"))),
-        }
+        d.deserialize_any(UnitVisitor {
+            expected: SPAN_EXPECTED,
+            from_text: Span::parse,
+            from_int: |n| Err(format!("duration `{n}` has no unit: write `{n}s` or `{n}ms`")),
+            from_float: |n| Err(format!("duration `{n}` has no unit: write `{n}s` or `{n}ms`")),
+        })
     }
 }
 

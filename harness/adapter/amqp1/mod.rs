@@ -48,6 +48,13 @@ impl Driver for Amqp1Driver {
         super::parse_options::<Options>(options)?.check()
     }
 
+    fn partitions(&self) -> super::PartitionLimit {
+        super::PartitionLimit {
+            max: 1,
+            meaning: "AMQP 1.0 addresses have no partitions (each point sends to one address): set `partitions: 1` for this broker",
+        }
+    }
+
     async fn connect(&self, ctx: &ConnectContext<'_>) -> anyhow::Result<Box<dyn Session>> {
         let options: Options = super::parse_options(ctx.options).map_err(anyhow::Error::msg)?;
         options.check().map_err(anyhow::Error::msg)?;

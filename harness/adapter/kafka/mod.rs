@@ -65,6 +65,17 @@ impl Driver for KafkaDriver {
         Options::parse(options).map(|_| ())
     }
 
+    /// Each point creates its topic with this many partitions; every one
+    /// needs a leader before the point starts, and every consumer keeps an
+    /// order counter per producer and partition.
+    fn partitions(&self) -> super::PartitionLimit {
+        super::PartitionLimit {
+            max: 10_000,
+            meaning:
+                "each point creates a topic with that many partitions, and waits for a leader of each, before it starts",
+        }
+    }
+
     /// A topic keeps what was produced, and each subscription's group
     /// starts from the earliest offset.
     fn check_backlog(&self, _options: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {

@@ -55,6 +55,13 @@ impl Driver for RabbitDriver {
         Options::parse(options).map(|_| ())
     }
 
+    fn partitions(&self) -> super::PartitionLimit {
+        super::PartitionLimit {
+            max: 1,
+            meaning: "RabbitMQ has no partitions (each subscription is one queue): set `partitions: 1` for this broker",
+        }
+    }
+
     /// Queues are declared and bound before publishing, so they hold the
     /// backlog; stream queues are consumed from `next`, which would skip it.
     fn check_backlog(&self, options: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {

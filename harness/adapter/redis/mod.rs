@@ -155,6 +155,15 @@ impl Driver for RedisDriver {
         super::parse_options::<Options>(options)?.check()
     }
 
+    /// A partition is one key (stream, list or channel) of the topic, and
+    /// every consumer of a subscription reads all of them in each call.
+    fn partitions(&self) -> super::PartitionLimit {
+        super::PartitionLimit {
+            max: 1024,
+            meaning: "a partition is one Redis key (stream, list or channel) of the topic, and every consumer names all of them in each read",
+        }
+    }
+
     /// Streams (groups made before publishing, reading from id 0) and lists
     /// keep messages; pub/sub delivers only to subscribers present.
     fn check_backlog(&self, options: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
