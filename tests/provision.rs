@@ -175,6 +175,162 @@ fn sigterm_stops_the_run_and_its_brokers_and_exits_143() {
     signal_stops_the_run_and_its_brokers(libc::SIGTERM, 143);
 }
 
+#[cfg(feature = "redis")]
+#[test]
+fn sighup_stops_the_run_and_its_brokers_and_exits_129() {
+    signal_stops_the_run_and_its_brokers(libc::SIGHUP, 129);
+}
+
+/// Starts `mqbench run` on `text` in `tmp` and waits until its redis-server
+/// runs; returns the child and the server's pids.
+#[cfg(feature = "redis")]
+fn run_until_redis_is_up(tmp: &Path, text: &str, extra: &[&str]) -> (std::process::Child, Vec<u32>) {
+    let s = write_scenario(tmp, text);
+    let child = mqbench(tmp)
+        .arg("run")
+        .arg(&s)
+        .arg("--out")
+        .arg(tmp.join("r"))
+        .args(extra)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut servers = Vec::new();
+    while servers.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        servers = redis_servers_under(tmp);
+    }
+    assert!(!servers.is_empty(), "redis-server never started");
+    (child, servers)
+}
+
+/// Waits for `child` to exit (at most `secs`), returning its exit status and stderr.
+fn wait_for(mut child: std::process::Child, secs: u64) -> (std::process::ExitStatus, String) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("mqbench did not exit within {secs} s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    (status, err)
+}
+
+/// SIGKILL leaves mqbench no chance to clean up: the death signal set on
+/// each broker's process takes it down with mqbench all the same.
+#[cfg(feature = "redis")]
+#[test]
+fn a_sigkilled_mqbench_still_takes_its_redis_server_down() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (child, servers) = run_until_redis_is_up(
+        tmp.path(),
+        "workload:\n  payload: 100B\n  rate: 1000msgps\n  warmup: 0s\n  duration: 60s\nbrokers:\n  - name: redis\n",
+        &[],
+    );
+    // SAFETY: kill has no memory preconditions.
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let (status, _) = wait_for(child, 10);
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(libc::SIGKILL));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while servers.iter().any(|p| alive(*p)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for pid in servers {
+        assert!(!alive(pid), "redis-server {pid} outlived a SIGKILLed mqbench");
+    }
+}
+
+/// `--keep-topics` keeps what a point wrote on the broker, but a local
+/// broker mqbench started is still stopped, and its directory removed.
+#[cfg(feature = "redis")]
+#[test]
+fn keep_topics_still_stops_and_removes_a_local_broker() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (child, servers) = run_until_redis_is_up(
+        tmp.path(),
+        "workload:\n  payload: 100B\n  rate: 1000msgps\n  warmup: 0s\n  duration: 1s\n  drain: 2s\nbrokers:\n  - name: redis\n",
+        &["--keep-topics"],
+    );
+    let (status, err) = wait_for(child, 60);
+    assert!(status.success(), "{err}");
+    let results = mqbench::results::read_results(&tmp.path().join("r/results.json")).unwrap();
+    let p = &results.points[0];
+    assert_eq!(p.status, mqbench::results::Status::Ok, "{:?}", p.error);
+    assert!(p.warnings.iter().any(|w| w.contains("(--keep-topics)")), "{:?}", p.warnings);
+    for pid in servers {
+        assert!(!alive(pid), "redis-server {pid} outlived a --keep-topics run");
+    }
+    assert!(redis_servers_under(tmp.path()).is_empty());
+    assert_no_broker_directories(tmp.path());
+}
+
+/// A local broker that dies in the middle of a point's window: that point
+/// is recorded as failed with the connection error, the broker is
+/// restarted before the next point, and the next point delivers
+/// everything. The kill comes once the point's stream has messages (it is
+/// running), not on a timer from the start.
+#[cfg(feature = "redis")]
+#[test]
+fn a_local_broker_dying_mid_point_fails_that_point_and_is_restarted_for_the_next() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (child, first) = run_until_redis_is_up(
+        tmp.path(),
+        "workload:\n  payload: 100B\n  rate: 1000msgps\n  warmup: 0s\n  drain: 2s\nbrokers:\n  - name: redis\n    workload:\n      duration: [8s, 1s]\n",
+        &["--no-progress"],
+    );
+    let port = redis_port(first[0]);
+    // The first point is producing once the server holds a key.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while redis_cli(port, "DBSIZE").unwrap_or_default().trim() == "0" || redis_cli(port, "DBSIZE").is_none() {
+        assert!(Instant::now() < deadline, "the first point never produced");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: kill has no memory preconditions.
+    unsafe { libc::kill(first[0] as i32, libc::SIGKILL) };
+    // A new server comes up for the second point.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut restarted = Vec::new();
+    while restarted.is_empty() && Instant::now() < deadline {
+        restarted = redis_servers_under(tmp.path()).into_iter().filter(|p| !first.contains(p)).collect();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (status, err) = wait_for(child, 90);
+    assert!(status.success(), "{err}");
+    assert_eq!(restarted.len(), 1, "no restarted redis-server seen: {err}");
+    let results = mqbench::results::read_results(&tmp.path().join("r/results.json")).unwrap();
+    assert_eq!(results.points.len(), 2);
+    let (dead, next) = (&results.points[0], &results.points[1]);
+    assert_eq!(dead.status, mqbench::results::Status::Failed, "{dead:?}");
+    let error = dead.error.as_deref().unwrap_or_default().to_lowercase();
+    assert!(error.contains("connection") || error.contains("broken pipe") || error.contains("refused"), "{error}");
+    assert_eq!(next.status, mqbench::results::Status::Ok, "{:?}", next.error);
+    assert_eq!((next.counts.sent, next.counts.received, next.counts.lost), (1000, 1000, 0));
+    assert!(redis_servers_under(tmp.path()).is_empty());
+}
+
+/// The port a redis-server of ours listens on (its process title reads
+/// `redis-server 127.0.0.1:PORT`).
+fn redis_port(pid: u32) -> u16 {
+    let cmdline = String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap()).into_owned();
+    let at = cmdline.find("127.0.0.1:").unwrap_or_else(|| panic!("no address in `{cmdline}`"));
+    cmdline[at + 10..].chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap()
+}
+
+/// One redis-cli command's answer, or `None` when the server does not answer.
+fn redis_cli(port: u16, command: &str) -> Option<String> {
+    let out = Command::new("redis-cli").args(["-p", &port.to_string()]).args(command.split(' ')).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned()).filter(|s| !s.contains("ERR"))
+}
+
 /// Sends `sig` to `mqbench run` in the middle of a point: it must exit with
 /// `code`, keep its results, and leave no redis-server nor its directory.
 #[cfg(feature = "redis")]
@@ -258,6 +414,10 @@ fn brokers_up_leaves_redis_running_and_down_stops_it() {
     let again = mqbench(tmp.path()).args(["brokers", "up", "redis"]).output().unwrap();
     assert!(String::from_utf8_lossy(&again.stdout).contains("already up"));
     assert_eq!(redis_servers_under(tmp.path()).len(), 1);
+    let status = mqbench(tmp.path()).args(["brokers", "status"]).output().unwrap();
+    let status = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert!(status.starts_with("redis: up redis://127.0.0.1:"), "{status}");
+    assert!(status.contains(&format!("files in {}", tmp.path().display())), "{status}");
     let down = mqbench(tmp.path()).args(["brokers", "down"]).output().unwrap();
     assert!(down.status.success());
     assert!(String::from_utf8_lossy(&down.stdout).contains("redis: stopped"));
@@ -269,4 +429,27 @@ fn brokers_up_leaves_redis_running_and_down_stops_it() {
         .filter(|e| e.file_name().to_string_lossy().starts_with("mqbench-redis"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+    let status = mqbench(tmp.path()).args(["brokers", "status"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&status.stdout), "no brokers are up\n");
+}
+
+/// `brokers up --scenario FILE` starts the file's `provision: local`
+/// brokers, not its live or embedded ones.
+#[cfg(feature = "redis")]
+#[test]
+fn brokers_up_with_a_scenario_starts_its_local_brokers_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = write_scenario(
+        tmp.path(),
+        "brokers:\n  - name: loopback\n  - name: cache\n    adapter: redis\n  - name: far\n    adapter: redis\n    provision: live\n    endpoint: redis://192.0.2.1:6379\n",
+    );
+    let up = mqbench(tmp.path()).args(["brokers", "up", "--scenario"]).arg(&s).output().unwrap();
+    let stdout = String::from_utf8_lossy(&up.stdout).into_owned();
+    assert!(up.status.success(), "{stdout}{}", String::from_utf8_lossy(&up.stderr));
+    assert_eq!(redis_servers_under(tmp.path()).len(), 1, "{stdout}");
+    assert!(stdout.contains("redis://127.0.0.1:"), "{stdout}");
+    assert!(!stdout.contains("192.0.2.1"), "a live broker is not started: {stdout}");
+    let down = mqbench(tmp.path()).args(["brokers", "down"]).output().unwrap();
+    assert!(down.status.success());
+    assert!(redis_servers_under(tmp.path()).is_empty());
 }
