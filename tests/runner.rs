@@ -368,3 +368,88 @@ async fn a_panic_inside_a_point_is_a_recorded_failed_point_and_the_sweep_goes_on
     assert_eq!(next.status, Status::Ok, "{:?}", next.error);
     assert_eq!(next.counts.received, 2000);
 }
+
+const TWO_BROKERS: &str = "workload:\n  payload: [100B, 200B]\n  rate: 2000msgps\n  warmup: 3s\n  duration: 10s\n  drain: 5s\nbrokers:\n  - name: a\n    adapter: loopback\n  - name: b\n    adapter: loopback\n";
+
+#[test]
+fn validate_list_prints_every_point_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("two.yaml");
+    std::fs::write(&file, TWO_BROKERS).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mqbench"))
+        .arg("validate")
+        .arg(&file)
+        .arg("--list")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], format!("{}: ok, 4 points over 2 brokers (a, b)", file.display()));
+    assert_eq!(
+        &lines[1..],
+        [
+            "  a/payload=100/rate=2000msgps",
+            "  a/payload=200/rate=2000msgps",
+            "  b/payload=100/rate=2000msgps",
+            "  b/payload=200/rate=2000msgps"
+        ]
+    );
+    // Without --list: the summary line only.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mqbench")).arg("validate").arg(&file).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+}
+
+/// `--broker`, `--set` (a workload knob and an adapter option) and
+/// `--quick` from the command line, as `mqbench run` parses them, and
+/// `--threads` as the number of the runtime's worker threads.
+#[test]
+fn run_options_from_the_command_line_shape_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("two.yaml");
+    std::fs::write(&file, TWO_BROKERS).unwrap();
+    let out_dir = dir.path().join("out");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mqbench"))
+        .arg("run")
+        .arg(&file)
+        .args(["--broker", "b", "--set", "payload=300B", "--set", "options.drop=0.5", "--quick", "--threads", "1"])
+        .arg("--no-progress")
+        .arg("--out")
+        .arg(&out_dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // While it runs: one tokio worker thread, not one per CPU.
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let workers = std::fs::read_dir(format!("/proc/{}/task", child.id()))
+        .unwrap()
+        .flatten()
+        .filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == "tokio-rt-worker"))
+        .count();
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    assert_eq!(workers, 1, "--threads 1 ran {workers} tokio worker threads");
+    let r = mqbench::results::read_results(&out_dir.join("results.json")).unwrap();
+    // --broker b: only b's points; --set payload: one size instead of two.
+    assert_eq!(r.points.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["b/payload=300/rate=2000msgps"]);
+    let p = only_point(&r);
+    assert_eq!(p.params.payload_bytes, 300);
+    assert_eq!(p.params.options["drop"], serde_json::json!(0.5));
+    // --quick's caps: warm-up 0.5 s, window 2 s, drain 2 s (the file says 3 s, 10 s, 5 s).
+    assert_eq!((p.params.warmup_s, p.params.duration_s, p.params.drain_s), (0.5, 2.0, 2.0));
+    assert_all_due_accounted_for(p, 2000.0, 2.0);
+    // options.drop=0.5 reached the adapter: it dropped every other message
+    // of the 2.5 s it ran (warm-up included), and half the measured ones are lost.
+    assert_eq!(p.adapter_stats["injected_dropped"], 2500, "{}", p.adapter_stats);
+    assert_eq!(p.counts.lost, p.counts.acked / 2, "{:?}", p.counts);
+    assert_eq!(r.run.command[1..4], ["run".to_string(), file.display().to_string(), "--broker".to_string()]);
+    // --threads is bounded: 0 is a usage error.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mqbench"))
+        .arg("run")
+        .arg(&file)
+        .args(["--threads", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+}
