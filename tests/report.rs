@@ -1,7 +1,10 @@
 //! Reports from a stored results file (tests/fixtures/loopback-quick.json,
 //! made by `mqbench run scenarios/loopback.yaml --quick`): the charts render,
-//! the SVG parses and holds the expected series, and the plausibility
-//! warnings fire on the data that should trigger them.
+//! the SVG parses, holds the expected series and plots the stored values at
+//! the right places on its axes, the HTML has no scripts or external
+//! links, the plausibility warnings fire on the data that should trigger
+//! them (a failed point too), and a run whose report cannot be drawn keeps
+//! its results.
 
 use mqbench::report::plausibility::Kind;
 use mqbench::report::{self, Input, PublishedMode};
@@ -172,4 +175,224 @@ fn report_command_writes_beside_the_results_and_rejects_bad_input() {
     std::fs::write(dir.path().join("bad.json"), "{}").unwrap();
     let code = mqbench::cli::main(vec!["mqbench".into(), "report".into(), dir.path().join("bad.json").into()]);
     assert_eq!(code, 1);
+}
+
+/// The text labels (x, y, text) and the polylines (stroke, points) of an SVG.
+struct Drawn {
+    texts: Vec<(f64, f64, String)>,
+    lines: Vec<(String, Vec<(f64, f64)>)>,
+}
+
+fn drawn(svg: &str) -> Drawn {
+    let attr = |e: &quick_xml::events::BytesStart, name: &[u8]| -> Option<String> {
+        e.attributes()
+            .flatten()
+            .find(|a| a.key.as_ref() == name)
+            .map(|a| String::from_utf8_lossy(&a.value).into_owned())
+    };
+    let mut reader = quick_xml::Reader::from_str(svg);
+    let (mut texts, mut lines) = (Vec::new(), Vec::new());
+    let mut at: Option<(f64, f64)> = None;
+    loop {
+        match reader.read_event().unwrap() {
+            Event::Start(e) if e.name().as_ref() == b"text" => {
+                let num = |n: &[u8]| attr(&e, n).and_then(|v| v.parse().ok());
+                at = num(b"x").zip(num(b"y"));
+            }
+            Event::Text(t) => {
+                if let Some((x, y)) = at.take() {
+                    texts.push((x, y, t.decode().unwrap().trim().to_string()));
+                }
+            }
+            Event::Empty(e) | Event::Start(e) if e.name().as_ref() == b"polyline" => {
+                let points = attr(&e, b"points").unwrap_or_default();
+                let points = points
+                    .split_whitespace()
+                    .map(|p| {
+                        let (x, y) = p.split_once(',').unwrap();
+                        (x.parse().unwrap(), y.parse().unwrap())
+                    })
+                    .collect();
+                lines.push((attr(&e, b"stroke").unwrap_or_default(), points));
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Drawn { texts, lines }
+}
+
+/// A tick label's value: `10 B`, `1 KB`, `100k`, `1M`, `1000`.
+fn tick_value(t: &str) -> Option<f64> {
+    let t = t.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let n: f64 = t[..split].parse().ok()?;
+    let f = match t[split..].trim() {
+        "" | "B" => 1.0,
+        "k" | "KB" => 1e3,
+        "M" | "MB" => 1e6,
+        "G" => 1e9,
+        _ => return None,
+    };
+    Some(n * f)
+}
+
+/// A logarithmic axis fitted through its outermost tick labels:
+/// (pixel, log10 value) at both ends.
+struct LogAxis((f64, f64), (f64, f64));
+
+impl LogAxis {
+    fn value(&self, pixel: f64) -> f64 {
+        let ((p0, l0), (p1, l1)) = (self.0, self.1);
+        10f64.powf(l0 + (pixel - p0) / (p1 - p0) * (l1 - l0))
+    }
+    /// log10 units per pixel.
+    fn resolution(&self) -> f64 {
+        ((self.1 .1 - self.0 .1) / (self.1 .0 - self.0 .0)).abs()
+    }
+}
+
+fn log_axis(ticks: &[(f64, f64)]) -> LogAxis {
+    let lo = ticks.iter().min_by(|a, b| a.0.total_cmp(&b.0)).unwrap();
+    let hi = ticks.iter().max_by(|a, b| a.0.total_cmp(&b.0)).unwrap();
+    assert!(hi.0 > lo.0, "one tick only: {ticks:?}");
+    LogAxis((lo.0, lo.1.log10()), (hi.0, hi.1.log10()))
+}
+
+/// The throughput chart places each unthrottled point where its stored
+/// value is: decoding the measured line's vertices through the axes' own
+/// tick labels gives back the payload size and the msg/s or MB/s of the
+/// results, to within a pixel and a half.
+#[test]
+fn the_throughput_chart_plots_the_stored_values() {
+    let results = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    report::write(&[input(results.clone())], dir.path(), PublishedMode::Never).unwrap();
+    let svg = drawn(&std::fs::read_to_string(dir.path().join("charts/throughput.svg")).unwrap());
+    // What must be drawn: payload -> (msg/s, MB/s), for unthrottled points
+    // that delivered anything (zero has no place on a log axis).
+    let want: Vec<(f64, f64, f64)> = results
+        .points
+        .iter()
+        .filter(|p| p.params.rate.is_max() && p.throughput.consume_msgs_per_s > 0.0)
+        .map(|p| {
+            let m = p.throughput.consume_msgs_per_s / p.params.subscriptions as f64;
+            (p.params.payload_bytes as f64, m, m * p.params.payload_bytes as f64 / 1e6)
+        })
+        .collect();
+    assert!(want.len() >= 2, "{want:?}");
+    let width = svg.texts.iter().map(|t| t.0).fold(0.0, f64::max);
+    for (panel, left) in [("msg/s", true), ("MB/s", false)] {
+        let inside = |x: f64| (x < width / 2.0) == left;
+        // Tick labels: y-axis ones are right-aligned numbers left of the
+        // plot, x-axis ones sit on one line below it.
+        let numbers: Vec<(f64, f64, f64)> =
+            svg.texts.iter().filter(|t| inside(t.0)).filter_map(|t| tick_value(&t.2).map(|v| (t.0, t.1, v))).collect();
+        let bottom = numbers.iter().map(|t| t.1).fold(0.0, f64::max);
+        let x_ticks: Vec<(f64, f64)> = numbers.iter().filter(|t| t.1 == bottom).map(|t| (t.0, t.2)).collect();
+        let y_ticks: Vec<(f64, f64)> = numbers.iter().filter(|t| t.1 != bottom).map(|t| (t.1, t.2)).collect();
+        let (xa, ya) = (log_axis(&x_ticks), log_axis(&y_ticks));
+        // The measured line: the coloured polyline with one vertex per payload.
+        let line = svg
+            .lines
+            .iter()
+            .find(|(stroke, pts)| stroke != "#000000" && pts.len() == want.len() && inside(pts[0].0))
+            .unwrap_or_else(|| panic!("{panel}: no measured line among {:?}", svg.lines));
+        for ((x, y), (payload, msgs, mbs)) in line.1.iter().zip(&want) {
+            let (gx, gy) = (xa.value(*x), ya.value(*y));
+            let value = if left { *msgs } else { *mbs };
+            assert!((gx.log10() - payload.log10()).abs() <= 1.5 * xa.resolution(), "{panel}: x {gx} for {payload} B");
+            assert!(
+                (gy.log10() - value.log10()).abs() <= 1.5 * ya.resolution(),
+                "{panel}: plotted {gy:.1} at {payload} B, stored {value:.1}"
+            );
+        }
+    }
+}
+
+#[test]
+fn report_html_has_no_scripts_and_no_external_links() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = report::write(&[input(fixture())], dir.path(), PublishedMode::Always).unwrap();
+    let html = std::fs::read_to_string(&written.html).unwrap().to_lowercase();
+    assert!(html.len() > 10_000, "a whole report");
+    for banned in [
+        "<script",
+        "javascript:",
+        "<iframe",
+        "<object",
+        "<embed",
+        "<link",
+        "@import",
+        "url(",
+        " onload=",
+        " onclick=",
+        " onerror=",
+    ] {
+        assert!(!html.contains(banned), "report.html contains `{banned}`");
+    }
+    // Every src and href points inside the file (or at nothing outside it);
+    // the SVG namespace is an identifier, not a link.
+    for attr in ["src=\"", "href=\""] {
+        for (i, _) in html.match_indices(attr) {
+            let value: String = html[i + attr.len()..].chars().take_while(|c| *c != '"').collect();
+            assert!(!value.contains("//") && !value.starts_with("data:text/html"), "{attr}{value}\" leaves the file");
+        }
+    }
+}
+
+#[test]
+fn a_failed_point_is_warned_about_in_the_report() {
+    let mut results = fixture();
+    let failed = &mut results.points[1];
+    failed.status = mqbench::results::Status::Failed;
+    failed.error = Some("broker went away mid-point".into());
+    let id = failed.id.clone();
+    let inputs = vec![input(results)];
+    let r = report::build(&inputs, PublishedMode::Never);
+    let warning = r.warnings.iter().find(|w| w.kind == Kind::Failed).expect("a failed-point warning");
+    assert_eq!(warning.subject, id);
+    assert_eq!(r.warnings.iter().filter(|w| w.kind == Kind::Failed).count(), 1, "only the failed point");
+    let dir = tempfile::tempdir().unwrap();
+    let written = report::write(&inputs, dir.path(), PublishedMode::Never).unwrap();
+    let html = std::fs::read_to_string(written.html).unwrap();
+    let md = std::fs::read_to_string(written.markdown).unwrap();
+    for text in [&html, &md] {
+        assert!(text.contains("failed point") && text.contains(&id), "the warning is in the report");
+        assert!(text.contains("broker went away mid-point"), "with the point's error");
+    }
+}
+
+/// `mqbench run` writes its results before it draws: a report that cannot
+/// be drawn (here `charts` is a file, so no chart can be written) is a
+/// warning, the run still succeeds and its results are complete.
+#[test]
+fn a_report_that_cannot_be_drawn_leaves_the_run_and_its_results_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.yaml");
+    std::fs::write(&file, "workload:\n  payload: 100B\n  rate: 1000msgps\n  warmup: 0s\n  duration: 1s\n  drain: 1s\nbrokers:\n  - name: loopback\n").unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("charts"), "not a directory").unwrap();
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_mqbench"))
+        .arg("run")
+        .arg(&file)
+        .arg("--no-progress")
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: the report was not written") && stderr.contains("the results are in"),
+        "{stderr}"
+    );
+    let results = read_results(&out.join("results.json")).unwrap();
+    assert_eq!(results.points.len(), 1);
+    assert_eq!(results.points[0].status, mqbench::results::Status::Ok);
+    assert_eq!(results.points[0].counts.received, 1000);
+    assert!(results.run.finished_at.is_some());
+    assert!(out.join("results.csv").exists());
+    assert!(!out.join("report.html").exists());
 }
