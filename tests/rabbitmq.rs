@@ -118,7 +118,11 @@ async fn wrong_password_or_vhost_fails_the_point_clearly_and_quickly() {
             assert!(error.contains(w), "`{w}` missing from: {error}");
         }
         assert!(!error.contains("wrong"), "the password leaked into the error: {error}");
-        assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}: {error}");
+        // The README promises the failure within a second (the whole run
+        // took 0.06 to 0.16 s on a 2-core VM shared with other builds); 3 s
+        // leaves room for a loaded machine and still fails a retry loop or
+        // the 60 s connect timeout.
+        assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}: {error}");
     }
     // A user without a password in the URI, and none in the environment.
     let r = run_yaml(&format!(
@@ -131,29 +135,25 @@ async fn wrong_password_or_vhost_fails_the_point_clearly_and_quickly() {
     drop(broker);
 }
 
-/// Pids of `beam.smp` and `epmd` processes descending from `root`.
-fn broker_descendants(root: u32) -> Vec<(u32, String)> {
-    let mut procs = Vec::new();
+/// Pids of `beam.smp` and `epmd` processes whose environment holds
+/// `marker` (`MQBENCH_TEST_RUN=...`, set on the mqbench under test and
+/// inherited by everything it starts). Unlike a walk down parent ids this
+/// also finds helpers that daemonised and were reparented to init, as an
+/// `epmd` that RabbitMQ spawns for itself does.
+fn broker_processes(marker: &str) -> Vec<(u32, String)> {
+    let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-        let Some(close) = stat.rfind(')') else { continue };
-        let comm = stat[stat.find('(').unwrap() + 1..close].to_string();
-        let ppid: u32 = stat[close + 2..].split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-        procs.push((pid, ppid, comm));
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_string();
+        if !(comm.starts_with("beam") || comm == "epmd") {
+            continue;
+        }
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        if environ.split(|b| *b == 0).any(|kv| kv == marker.as_bytes()) {
+            out.push((pid, comm));
+        }
     }
-    let mut tree = vec![root];
-    let mut i = 0;
-    while i < tree.len() {
-        let parent = tree[i];
-        tree.extend(procs.iter().filter(|(_, pp, _)| *pp == parent).map(|(p, _, _)| *p));
-        i += 1;
-    }
-    procs
-        .into_iter()
-        .filter(|(p, _, c)| tree.contains(p) && (c.starts_with("beam") || c == "epmd"))
-        .map(|(p, _, c)| (p, c))
-        .collect()
+    out
 }
 
 /// True while `pid` is a live (not zombie) process named `comm`.
@@ -188,7 +188,10 @@ fn run_binary(yaml: &str, interrupt_after: Option<Duration>) -> (i32, Vec<(u32, 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("scenario.yaml");
     std::fs::write(&file, yaml).unwrap();
+    let marker = format!("MQBENCH_TEST_RUN={}-{}", std::process::id(), rand_seed());
+    let (key, value) = marker.split_once('=').unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_mqbench"))
+        .env(key, value)
         .arg("run")
         .arg(&file)
         .arg("--out")
@@ -207,7 +210,7 @@ fn run_binary(yaml: &str, interrupt_after: Option<Duration>) -> (i32, Vec<(u32, 
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        for p in broker_descendants(pid) {
+        for p in broker_processes(&marker) {
             if !seen.contains(&p) {
                 seen.push(p);
             }
@@ -234,7 +237,20 @@ fn run_binary(yaml: &str, interrupt_after: Option<Duration>) -> (i32, Vec<(u32, 
     child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     assert!(!seen.is_empty(), "no beam.smp or epmd seen under mqbench: {stderr}");
     assert!(seen.iter().any(|(_, c)| c == "epmd"), "our private epmd was not seen: {seen:?}");
+    // After the exit too: anything of ours still alive, daemonised or not.
+    std::thread::sleep(Duration::from_millis(500));
+    for p in broker_processes(&marker) {
+        if !seen.contains(&p) {
+            seen.push(p);
+        }
+    }
     (status.code().unwrap_or(-1), seen)
+}
+
+/// A per-call number for the marker (the test binary runs its tests in
+/// one process).
+fn rand_seed() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
 }
 
 #[test]
