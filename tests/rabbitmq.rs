@@ -86,10 +86,16 @@ async fn confirms_off_with_auto_ack_runs_and_counts_add_up() {
     assert_eq!(p.status, Status::Ok, "{:?}", p.error);
     let c = &p.counts;
     assert!(c.acked > 1000, "unthrottled, a second should carry thousands: {c:?}");
-    // Without confirms, "acked" means written to the socket; whatever the
-    // broker dropped shows as lost, and the books balance.
-    assert_eq!(c.sent, c.acked + c.failed, "{c:?}");
-    assert_eq!(c.received + c.lost, c.acked, "{c:?}");
+    // Without confirms, "acked" means written to the socket. Checked
+    // against counts kept apart from the accounting's bitsets: the
+    // consumers' histogram has a sample per message received, and the
+    // adapter's own delivery counter (warm-up included) covers at least
+    // every message received.
+    assert!(c.received > 0 && c.received <= c.acked && c.acked <= c.sent, "{c:?}");
+    assert_eq!(p.latency_us.end_to_end.count, c.received, "{c:?}");
+    let delivered = p.adapter_stats["delivered"].as_u64().unwrap();
+    assert!(delivered >= c.received, "adapter delivered {delivered}, accounting received {}", c.received);
+    assert!(p.adapter_stats["published"].as_u64().unwrap() >= c.acked, "{}", p.adapter_stats);
     assert_eq!(c.duplicated + c.corrupt + c.foreign, 0, "{c:?}");
     assert_eq!(p.params.options["confirms"], false);
     assert_eq!(p.params.options["ack"], "auto");
