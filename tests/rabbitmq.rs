@@ -191,6 +191,15 @@ fn answers_amqp(port: u16) -> bool {
 /// long after the broker answers (the point is then running). Returns the
 /// exit code and the broker processes seen while it ran.
 fn run_binary(yaml: &str, interrupt_after: Option<Duration>) -> (i32, Vec<(u32, String)>) {
+    run_binary_with(yaml, interrupt_after.map(|d| (d, libc::SIGINT)))
+}
+
+/// As [`run_binary`], with the signal to send; the exit code of a process
+/// killed by a signal is 128 + the signal, as a shell reports it. The
+/// processes returned are those seen while it ran and any of ours still
+/// there after it exited.
+fn run_binary_with(yaml: &str, interrupt: Option<(Duration, i32)>) -> (i32, Vec<(u32, String)>) {
+    let interrupt_after = interrupt.map(|(d, _)| d);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("scenario.yaml");
     std::fs::write(&file, yaml).unwrap();
@@ -230,7 +239,7 @@ fn run_binary(yaml: &str, interrupt_after: Option<Duration>) -> (i32, Vec<(u32, 
         if let (Some(after), Some(t), false) = (interrupt_after, up_at, interrupted) {
             if t.elapsed() >= after {
                 // SAFETY: signalling our own child.
-                unsafe { libc::kill(pid as i32, libc::SIGINT) };
+                unsafe { libc::kill(pid as i32, interrupt.map_or(libc::SIGINT, |(_, s)| s)) };
                 interrupted = true;
             }
         }
@@ -250,7 +259,8 @@ fn run_binary(yaml: &str, interrupt_after: Option<Duration>) -> (i32, Vec<(u32, 
             seen.push(p);
         }
     }
-    (status.code().unwrap_or(-1), seen)
+    let code = status.code().or_else(|| std::os::unix::process::ExitStatusExt::signal(&status).map(|s| 128 + s));
+    (code.unwrap_or(-1), seen)
 }
 
 /// A per-call number for the marker (the test binary runs its tests in
@@ -274,4 +284,20 @@ fn no_beam_or_epmd_of_ours_outlives_a_run_or_a_sigint() {
     for (pid, comm) in &seen {
         assert!(!still_running(*pid, comm), "{comm} ({pid}) outlived the SIGINT");
     }
+}
+
+/// SIGKILL gives mqbench no chance to stop anything: the death signal on
+/// each process it started (RabbitMQ and its private epmd) must take them
+/// down all the same, within RabbitMQ's own shutdown time.
+#[test]
+fn no_beam_or_epmd_of_ours_outlives_a_sigkilled_mqbench() {
+    let yaml = "workload:\n  payload: 1KB\n  rate: 1000msgps\n  warmup: 0s\n  duration: 60s\n  drain: 3s\nbrokers:\n  - name: rabbitmq\n";
+    let (code, seen) = run_binary_with(yaml, Some((Duration::from_secs(3), libc::SIGKILL)));
+    assert_eq!(code, 128 + libc::SIGKILL);
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while seen.iter().any(|(pid, comm)| still_running(*pid, comm)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let left: Vec<_> = seen.iter().filter(|(pid, comm)| still_running(*pid, comm)).collect();
+    assert!(left.is_empty(), "outlived a SIGKILLed mqbench: {left:?}");
 }

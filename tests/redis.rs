@@ -36,7 +36,11 @@ fn assert_complete(p: &PointResult, subscriptions: u64) {
     assert_eq!((c.lost, c.duplicated, c.failed, c.corrupt, c.foreign), (0, 0, 0, 0, 0), "{c:?}");
     assert_eq!(c.out_of_order, 0, "{c:?}");
     assert_eq!(p.latency_us.end_to_end.count, c.received, "{c:?}");
-    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    // Whether the producers kept the schedule depends on the machine's
+    // load (a figure for a benchmark); anything else warned about is a
+    // failure of the point.
+    let schedule = |w: &str| w.starts_with("behind schedule") || w.starts_with("schedule delay grew");
+    assert!(p.warnings.iter().all(|w| schedule(w)), "{:?}", p.warnings);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
