@@ -177,7 +177,8 @@ fn report_command_writes_beside_the_results_and_rejects_bad_input() {
     assert_eq!(code, 1);
 }
 
-/// The text labels (x, y, text) and the polylines (stroke, points) of an SVG.
+/// The text labels (x, y, text) and the polylines (stroke, points) of an
+/// SVG; data lines are drawn 2 px wide, axes and grid 1 px.
 struct Drawn {
     texts: Vec<(f64, f64, String)>,
     lines: Vec<(String, Vec<(f64, f64)>)>,
@@ -213,7 +214,9 @@ fn drawn(svg: &str) -> Drawn {
                         (x.parse().unwrap(), y.parse().unwrap())
                     })
                     .collect();
-                lines.push((attr(&e, b"stroke").unwrap_or_default(), points));
+                if attr(&e, b"stroke-width").as_deref() == Some("2") {
+                    lines.push((attr(&e, b"stroke").unwrap_or_default(), points));
+                }
             }
             Event::Eof => break,
             _ => {}
@@ -296,7 +299,7 @@ fn the_throughput_chart_plots_the_stored_values() {
         let line = svg
             .lines
             .iter()
-            .find(|(stroke, pts)| stroke != "#000000" && pts.len() == want.len() && inside(pts[0].0))
+            .find(|(_, pts)| pts.len() == want.len() && inside(pts[0].0) && pts[0].1 != pts[1].1)
             .unwrap_or_else(|| panic!("{panel}: no measured line among {:?}", svg.lines));
         for ((x, y), (payload, msgs, mbs)) in line.1.iter().zip(&want) {
             let (gx, gy) = (xa.value(*x), ya.value(*y));
@@ -395,4 +398,85 @@ fn a_report_that_cannot_be_drawn_leaves_the_run_and_its_results_intact() {
     assert!(results.run.finished_at.is_some());
     assert!(out.join("results.csv").exists());
     assert!(!out.join("report.html").exists());
+}
+
+/// The latency chart: in each percentile's panel, the line of each payload
+/// size (found through its legend entry's colour) has a vertex per fixed
+/// rate, at the stored rate in MB/s and the stored percentile in ms, read
+/// back through the panel's own tick labels.
+#[test]
+fn the_latency_chart_plots_the_stored_percentiles() {
+    let results = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    report::write(&[input(results.clone())], dir.path(), PublishedMode::Never).unwrap();
+    let svg = drawn(&std::fs::read_to_string(dir.path().join("charts/latency.svg")).unwrap());
+    type Pick = fn(&mqbench::measure::LatencySummary) -> u64;
+    let panels: [(&str, Pick); 3] =
+        [("end-to-end p50", |s| s.p50), ("end-to-end p99", |s| s.p99), ("end-to-end p99.9", |s| s.p999)];
+    let mut checked = 0;
+    for (title, pick) in panels {
+        let centre = svg.texts.iter().find(|t| t.2 == title).unwrap_or_else(|| panic!("no panel {title}")).0;
+        let gap = svg
+            .texts
+            .iter()
+            .filter(|t| t.2.starts_with("end-to-end p"))
+            .map(|t| (t.0 - centre).abs())
+            .filter(|d| *d > 0.0)
+            .fold(f64::MAX, f64::min);
+        let inside = |x: f64| (x - centre).abs() < gap / 2.0;
+        let numbers: Vec<(f64, f64, f64)> =
+            svg.texts.iter().filter(|t| inside(t.0)).filter_map(|t| tick_value(&t.2).map(|v| (t.0, t.1, v))).collect();
+        let bottom = numbers.iter().map(|t| t.1).fold(0.0, f64::max);
+        let xa = log_axis(&numbers.iter().filter(|t| t.1 == bottom).map(|t| (t.0, t.2)).collect::<Vec<_>>());
+        let ya = log_axis(&numbers.iter().filter(|t| t.1 != bottom).map(|t| (t.1, t.2)).collect::<Vec<_>>());
+        for (size, label) in [(10, "loopback, 10 B"), (1000, "loopback, 1 KB"), (100_000, "loopback, 100 KB")] {
+            // The legend's sample line sits just left of its text, level with it.
+            let legend = svg
+                .texts
+                .iter()
+                .find(|t| inside(t.0) && t.2 == label)
+                .unwrap_or_else(|| panic!("{title}: no legend {label}"));
+            let colour = &svg
+                .lines
+                .iter()
+                .find(|(_, p)| {
+                    p.len() == 2
+                        && p[0].1 == p[1].1
+                        && (p[1].0 - legend.0).abs() < 10.0
+                        && (p[0].1 - legend.1).abs() < 10.0
+                })
+                .unwrap_or_else(|| panic!("{title}: no legend line for {label}"))
+                .0;
+            let mut want: Vec<(f64, f64)> = results
+                .points
+                .iter()
+                .filter(|p| p.params.payload_bytes == size && !p.params.rate.is_max())
+                .map(|p| {
+                    (
+                        p.params.rate.msgs_per_s().unwrap() * size as f64 / 1e6,
+                        pick(&p.latency_us.end_to_end) as f64 / 1000.0,
+                    )
+                })
+                .collect();
+            want.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let line = svg
+                .lines
+                .iter()
+                .find(|(c, p)| c == colour && inside(p[0].0) && p.len() == want.len() && p[0].1 != p[1].1)
+                .unwrap_or_else(|| panic!("{title}: no line for {label}"));
+            for ((x, y), (rate, ms)) in line.1.iter().zip(&want) {
+                let (gx, gy) = (xa.value(*x), ya.value(*y));
+                assert!(
+                    (gx.log10() - rate.log10()).abs() <= 1.5 * xa.resolution(),
+                    "{title}, {label}: x {gx} for {rate} MB/s"
+                );
+                assert!(
+                    (gy.log10() - ms.log10()).abs() <= 1.5 * ya.resolution(),
+                    "{title}, {label}: plotted {gy:.3} ms at {rate} MB/s, stored {ms:.3} ms"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 3 * 3 * 2, "three panels, three sizes, two rates");
 }
