@@ -26,22 +26,25 @@ pub struct Pacer {
 #[derive(Clone, Copy, Debug)]
 pub struct Schedule {
     pub t0: Instant,
-    /// Time between messages.
-    pub interval: Duration,
+    /// Time between messages in nanoseconds, unrounded: a `Duration` holds
+    /// whole nanoseconds, and 666 ns between messages at 1.5 M msg/s would
+    /// run the schedule 0.1% fast and end it early, with 1,500 fewer
+    /// messages due in a 1 s window than the rate says.
+    pub interval_ns: f64,
     /// Messages due before sending stops.
     pub total: u64,
 }
 
 impl Schedule {
     pub fn new(t0: Instant, msgs_per_s: f64, send_for: Duration) -> Schedule {
-        let interval = Duration::from_secs_f64(1.0 / msgs_per_s);
+        let interval_ns = 1e9 / msgs_per_s;
         let total = (send_for.as_secs_f64() * msgs_per_s).ceil() as u64;
-        Schedule { t0, interval, total }
+        Schedule { t0, interval_ns, total }
     }
 
     #[inline]
     pub fn due(&self, k: u64) -> Instant {
-        self.t0 + Duration::from_nanos((self.interval.as_nanos() as f64 * k as f64) as u64)
+        self.t0 + Duration::from_nanos((self.interval_ns * k as f64) as u64)
     }
 
     /// Messages due at or before `now`.
@@ -50,7 +53,7 @@ impl Schedule {
             return 0;
         }
         let elapsed = now.duration_since(self.t0).as_nanos() as f64;
-        ((elapsed / self.interval.as_nanos() as f64).floor() as u64 + 1).min(self.total)
+        ((elapsed / self.interval_ns).floor() as u64 + 1).min(self.total)
     }
 }
 
