@@ -336,27 +336,12 @@ fn redis_cli(port: u16, command: &str) -> Option<String> {
 #[cfg(feature = "redis")]
 fn signal_stops_the_run_and_its_brokers(sig: i32, code: i32) {
     let tmp = tempfile::tempdir().unwrap();
-    let s = write_scenario(
+    let (mut child, servers) = run_until_redis_is_up(
         tmp.path(),
         "workload:\n  payload: 100B\n  rate: 2000msgps\n  warmup: 0s\n  duration: 60s\nbrokers:\n  - name: redis\n",
+        &[],
     );
-    let mut child = mqbench(tmp.path())
-        .arg("run")
-        .arg(&s)
-        .arg("--out")
-        .arg(tmp.path().join("r"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until the broker runs and the point has been going a while.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut servers = Vec::new();
-    while servers.is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-        servers = redis_servers_under(tmp.path());
-    }
-    assert!(!servers.is_empty(), "redis-server never started");
+    // Let the point run a while.
     std::thread::sleep(Duration::from_millis(1500));
     // SAFETY: kill has no memory preconditions.
     unsafe { libc::kill(child.id() as i32, sig) };
