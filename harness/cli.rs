@@ -45,6 +45,9 @@ pub enum Command {
         /// Run worker I of N load generators (its share of producers and consumers, on its own topic); combine with `mqbench merge`.
         #[arg(long, value_name = "I/N", value_parser = crate::run::shard::parse)]
         shard: Option<crate::results::Shard>,
+        /// With --shard: a directory every worker can read and write (a shared volume); each point starts at a wall-clock time agreed there once every worker is ready.
+        #[arg(long, value_name = "DIR")]
+        barrier: Option<PathBuf>,
         /// Worker threads of the harness's async runtime (default: one per CPU). On a host shared with the broker, 1 leaves the broker more CPU and costs fewer thread wake-ups per message.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
         threads: Option<u16>,
@@ -110,7 +113,7 @@ fn runtime(threads: Option<u16>) -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn execute(cli: Cli, args: Vec<OsString>) -> anyhow::Result<i32> {
     match cli.command {
-        Command::Run { scenario, out, brokers, set, quick, no_progress, shard, threads, keep_topics } => {
+        Command::Run { scenario, out, brokers, set, quick, no_progress, shard, barrier, threads, keep_topics } => {
             let opts = RunOptions {
                 scenario,
                 out,
@@ -118,6 +121,7 @@ fn execute(cli: Cli, args: Vec<OsString>) -> anyhow::Result<i32> {
                 progress: !no_progress && std::io::stderr().is_terminal(),
                 command: args.iter().map(|a| a.to_string_lossy().into_owned()).collect(),
                 shard,
+                barrier,
                 keep_topics,
             };
             let outcome = runtime(threads)?.block_on(run::run(opts))?;

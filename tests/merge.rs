@@ -1,8 +1,10 @@
 //! `mqbench merge` of loopback shards: two workers (`--shard 0/2`, `1/2`)
-//! each running one of two producers, merged, equal one run with both
-//! producers on counts; the merged histograms hold exactly the shards'
-//! samples; every bad shard set is refused; `mqbench merge` writes a file
-//! that matches the schema.
+//! each running one of two producers, started together through a barrier
+//! directory, merged, equal one run with both producers on counts; the
+//! merged histograms hold exactly the shards' samples; every bad shard set
+//! is refused (an incomplete set, shards that did not measure at the same
+//! time among them); `mqbench merge` writes a file that matches the schema.
+//! Each shard is judged against its own share of the rate.
 
 mod common;
 
@@ -10,6 +12,8 @@ use mqbench::measure::LatencyHistogram;
 use mqbench::results::merge::{merge, MergeError};
 use mqbench::results::{ResultsFile, Shard, Status};
 use mqbench::run::RunOptions;
+use std::path::Path;
+use std::time::Duration;
 
 // A fixed rate makes counts exact: 4,000 msg/s over a 2 s window is 8,000
 // messages however the producers are split.
@@ -17,6 +21,13 @@ const SCENARIO: &str = "name: shards\nworkload:\n  payload: 100B\n  rate: 4000ms
 
 async fn run(shard: Option<Shard>) -> ResultsFile {
     common::run_scenario_with("shards.yaml", SCENARIO, RunOptions { shard, ..Default::default() }).await
+}
+
+/// Shard `index` of `count` of `scenario`, meeting the others at `barrier`.
+async fn run_shard(scenario: &str, index: u32, count: u32, barrier: &Path) -> ResultsFile {
+    let opts =
+        RunOptions { shard: Some(Shard { index, count }), barrier: Some(barrier.to_path_buf()), ..Default::default() };
+    common::run_scenario_with("shards.yaml", scenario, opts).await
 }
 
 fn total(text: &str) -> u64 {
@@ -46,8 +57,8 @@ fn assert_same_distribution(what: &str, a: &LatencyHistogram, b: &LatencyHistogr
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_shards_merge_to_one_run_with_both_producers() {
     let whole = run(None).await;
-    let s0 = run(Some(Shard { index: 0, count: 2 })).await;
-    let s1 = run(Some(Shard { index: 1, count: 2 })).await;
+    let barrier = tempfile::tempdir().unwrap();
+    let (s0, s1) = tokio::join!(run_shard(SCENARIO, 0, 2, barrier.path()), run_shard(SCENARIO, 1, 2, barrier.path()));
     assert_eq!(s0.run.shard, Some(Shard { index: 0, count: 2 }));
     // Each worker ran only its producer, under its global id.
     assert_eq!(s0.points[0].by_producer.iter().map(|p| p.producer).collect::<Vec<_>>(), vec![0]);
@@ -136,8 +147,8 @@ async fn two_shards_merge_to_one_run_with_both_producers() {
         r
     };
     let e = merge(&[of_three(&s0), of_three(&s1)], vec![]).unwrap_err();
-    assert_eq!(e, MergeError::MissingShard { index: 2, count: 3 });
-    assert!(e.to_string().contains("shard 2/3 is missing"), "{e}");
+    assert_eq!(e, MergeError::MissingShards { count: 3, missing: vec![2], present: vec![0, 1] });
+    assert!(e.to_string().contains("shard(s) 2/3 of 3 missing"), "{e}");
     // Shards of runs with different worker counts.
     let e = merge(&[s0.clone(), of_three(&s1)], vec![]).unwrap_err();
     assert!(matches!(e, MergeError::DifferentCount { ca: 2, cb: 3, .. }), "{e}");
@@ -158,16 +169,72 @@ async fn two_shards_merge_to_one_run_with_both_producers() {
     other_text.scenario_source.push_str("# edited\n");
     let e = merge(&[s0.clone(), other_text], vec![]).unwrap_err();
     assert!(matches!(e, MergeError::DifferentScenarioText { .. }), "{e}");
-    let mut unsharded = s0.clone();
-    unsharded.run.shard = None;
-    let e = merge(&[unsharded, whole.clone()], vec![]).unwrap_err();
-    assert!(matches!(e, MergeError::OverlappingProducers { producer: 0, .. }), "{e}");
-    assert!(e.to_string().contains("producer 0 appears in shards 0 and 1"), "{e}");
+    // A run that is not a shard.
+    let e = merge(&[s0.clone(), whole.clone()], vec![]).unwrap_err();
+    assert_eq!(e, MergeError::NotAShard(1));
     let mut other = s1.clone();
     other.run.scenario = "other".into();
     let e = merge(&[s0.clone(), other], vec![]).unwrap_err();
     assert!(e.to_string().contains("only shards of one scenario merge"), "{e}");
-    assert_eq!(merge(&[s0], vec![]).unwrap_err(), MergeError::TooFew(1));
+    assert_eq!(merge(std::slice::from_ref(&s0), vec![]).unwrap_err(), MergeError::TooFew(1));
+
+    // Windows that did not overlap are refused; a partial overlap above the
+    // threshold is merged with a warning that states it.
+    let shifted = |by_s: f64| {
+        let mut s = s1.clone();
+        let w = s.points[0].window.as_mut().expect("a shard records its window");
+        w.start_unix_us += (by_s * 1e6) as u64;
+        w.end_unix_us += (by_s * 1e6) as u64;
+        s
+    };
+    let e = merge(&[s0.clone(), shifted(2.5)], vec![]).unwrap_err();
+    assert!(matches!(e, MergeError::TooLittleOverlap { .. }), "{e}");
+    assert!(e.to_string().contains("for 0.00 s of the 2.00 s window"), "{e}");
+    let e = merge(&[s0.clone(), shifted(0.5)], vec![]).unwrap_err();
+    assert!(e.to_string().contains("(75%, below the 90% required)"), "{e}");
+    let partial = mqbench::results::merge::merge_with(&[s0.clone(), shifted(0.5)], vec![], 0.5).unwrap();
+    assert!(partial.points[0].warnings.iter().any(|w| w.contains("1.50 s of the 2.00 s window (75.0%)")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shards_meet_at_the_barrier_even_when_one_starts_late() {
+    let barrier = tempfile::tempdir().unwrap();
+    let late = async {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        run_shard(SCENARIO, 1, 2, barrier.path()).await
+    };
+    let (s0, s1) = tokio::join!(run_shard(SCENARIO, 0, 2, barrier.path()), late);
+    let (w0, w1) = (s0.points[0].window.unwrap(), s1.points[0].window.unwrap());
+    let apart_us = w0.start_unix_us.abs_diff(w1.start_unix_us);
+    assert!(apart_us < 20_000, "the shards' windows started {apart_us} µs apart");
+    let merged = merge(&[s0, s1], vec![]).unwrap();
+    let m = &merged.points[0];
+    let common = m.window.unwrap();
+    assert!(common.end_unix_us - common.start_unix_us > 1_980_000, "{common:?}");
+    assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_shard_is_judged_by_its_share_and_an_incomplete_set_is_refused() {
+    let scenario = SCENARIO.replace("rate: 4000msgps\n  producers: 2", "rate: 6000msgps\n  producers: 3");
+    let barrier = tempfile::tempdir().unwrap();
+    let (s0, s1, s2) = tokio::join!(
+        run_shard(&scenario, 0, 3, barrier.path()),
+        run_shard(&scenario, 1, 3, barrier.path()),
+        run_shard(&scenario, 2, 3, barrier.path())
+    );
+    for s in [&s0, &s1, &s2] {
+        let p = &s.points[0];
+        assert_eq!(p.status, Status::Ok, "{:?}", p.error);
+        assert_eq!(p.counts.sent, 4_000, "each shard sends its third of 6,000 msg/s for 2 s");
+        assert!(p.warnings.is_empty(), "shard {:?}: {:?}", s.run.shard, p.warnings);
+    }
+    let merged = merge(&[s0.clone(), s1.clone(), s2], vec![]).unwrap();
+    assert!(merged.points[0].warnings.is_empty(), "{:?}", merged.points[0].warnings);
+    assert_eq!(merged.points[0].counts.sent, 12_000);
+    let e = merge(&[s0, s1], vec![]).unwrap_err();
+    assert_eq!(e, MergeError::MissingShards { count: 3, missing: vec![2], present: vec![0, 1] });
+    assert_eq!(e.to_string(), "shard(s) 2/3 of 3 missing: a merge needs every shard 0..2 (got 0/3, 1/3)");
 }
 
 #[test]

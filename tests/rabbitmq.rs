@@ -301,3 +301,22 @@ fn no_beam_or_epmd_of_ours_outlives_a_sigkilled_mqbench() {
     let left: Vec<_> = seen.iter().filter(|(pid, comm)| still_running(*pid, comm)).collect();
     assert!(left.is_empty(), "outlived a SIGKILLed mqbench: {left:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_topics_each_get_their_exchange_and_queues() {
+    // 3 topics x 2 producers at 1,200 msg/s in total: 400 per producer in
+    // the 2 s window; each topic's exchange feeds its own 2 queues.
+    let r = run_yaml(
+        "workload:\n  payload: 1KB\n  rate: 1200msgps\n  topics: 3\n  producers: 2\n  subscriptions: 2\n  warmup: 500ms\n  \
+         duration: 2s\n  drain: 5s\nbrokers:\n  - name: rabbitmq\n    options:\n      confirms: true\n",
+    )
+    .await;
+    let p = &r.points[0];
+    assert_exact(p);
+    assert_eq!(p.counts.sent, 2_400);
+    assert_eq!(p.by_producer.iter().map(|b| b.producer).collect::<Vec<_>>(), (0..6).collect::<Vec<_>>());
+    assert_eq!(p.by_topic.len(), 3);
+    for t in &p.by_topic {
+        assert_eq!((t.counts.sent, t.counts.received, t.counts.lost), (800, 1_600, 0), "topic {}", t.topic);
+    }
+}

@@ -260,3 +260,30 @@ async fn rediss_refuses_a_certificate_from_an_unknown_ca() {
     let error = p.error.as_deref().unwrap_or_default().to_lowercase();
     assert!(error.contains("certificate") || error.contains("issuer"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_mode_runs_several_topics_each_with_its_own_producers_and_subscriptions() {
+    // 3 topics x 2 producers at 3,000 msg/s in total: 1,000 per producer in
+    // the 2 s window; every topic to its own 2 subscriptions.
+    let r = run_yaml(&scenario(
+        "  rate: 3000msgps\n  topics: 3\n  producers: 2\n  subscriptions: 2\n",
+        "      mode: [streams, pubsub, list]\n",
+    ))
+    .await;
+    assert_eq!(r.points.len(), 3);
+    for p in &r.points {
+        assert_complete(p, 2);
+        assert_eq!(p.counts.sent, 6_000, "{}", p.id);
+        assert_eq!(p.by_producer.iter().map(|b| b.producer).collect::<Vec<_>>(), (0..6).collect::<Vec<_>>());
+        assert_eq!(p.by_topic.len(), 3, "{}", p.id);
+        for t in &p.by_topic {
+            assert_eq!(
+                (t.counts.sent, t.counts.received, t.counts.lost),
+                (2_000, 4_000, 0),
+                "{} topic {}",
+                p.id,
+                t.topic
+            );
+        }
+    }
+}

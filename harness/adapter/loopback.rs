@@ -19,6 +19,10 @@
 //! reorder), and the adapter tallies what it injected in `adapter_stats`.
 //! A reordered message takes the partition of the message it is swapped
 //! with, so each reorder is exactly one out-of-order delivery.
+//!
+//! Each topic of a point (`topics: N`) has its own queues. `busiest_ms` in
+//! `adapter_stats` is the most messages the "broker" took in one
+//! millisecond over all topics: the size of the bursts producers offer.
 
 use super::{Ack, ConnectContext, Consumer, Delivery, Driver, OutMessage, Producer, Session, Topology};
 use crate::scenario::units::Span;
@@ -104,7 +108,7 @@ impl Driver for LoopbackDriver {
         options.check().map_err(anyhow::Error::msg)?;
         Ok(Box::new(LoopbackSession {
             options,
-            wiring: Mutex::new(None),
+            wiring: Mutex::new(Default::default()),
             tallies: Arc::new(Tallies::default()),
             started: Instant::now(),
         }))
@@ -122,6 +126,26 @@ struct Tallies {
     duplicated: AtomicU64,
     reordered: AtomicU64,
     stalled_batches: AtomicU64,
+    arrivals: Mutex<Arrivals>,
+}
+
+/// Messages taken per millisecond since the session started: the current
+/// millisecond's count and the largest so far.
+#[derive(Default)]
+struct Arrivals {
+    ms: u64,
+    count: u64,
+    busiest: u64,
+}
+
+impl Arrivals {
+    fn note(&mut self, ms: u64, n: u64) {
+        if ms > self.ms {
+            (self.ms, self.count) = (ms, 0);
+        }
+        self.count += n;
+        self.busiest = self.busiest.max(self.count);
+    }
 }
 
 type Batch = Vec<Delivery>;
@@ -152,7 +176,8 @@ struct Wiring {
 
 struct LoopbackSession {
     options: Options,
-    wiring: Mutex<Option<Wiring>>,
+    /// Per topic.
+    wiring: Mutex<std::collections::HashMap<String, Wiring>>,
     tallies: Arc<Tallies>,
     started: Instant,
 }
@@ -189,13 +214,13 @@ impl Session for LoopbackSession {
             senders.push(s);
             receivers.push(r);
         }
-        *self.wiring.lock().unwrap() = Some(Wiring { senders, receivers });
+        self.wiring.lock().unwrap().insert(t.topic.clone(), Wiring { senders, receivers });
         Ok(())
     }
 
     async fn producer(&self, t: &Topology, _index: u32) -> anyhow::Result<Box<dyn Producer>> {
         let guard = self.wiring.lock().unwrap();
-        let wiring = guard.as_ref().ok_or_else(|| anyhow::anyhow!("loopback: prepare was not called"))?;
+        let wiring = guard.get(&t.topic).ok_or_else(|| anyhow::anyhow!("loopback: prepare was not called"))?;
         Ok(Box::new(LoopbackProducer {
             shared: Arc::new(ProducerShared {
                 senders: wiring.senders.clone(),
@@ -210,17 +235,17 @@ impl Session for LoopbackSession {
         }))
     }
 
-    async fn consumer(&self, _t: &Topology, subscription: u32, index: u32) -> anyhow::Result<Box<dyn Consumer>> {
+    async fn consumer(&self, t: &Topology, subscription: u32, index: u32) -> anyhow::Result<Box<dyn Consumer>> {
         let mut guard = self.wiring.lock().unwrap();
-        let wiring = guard.as_mut().ok_or_else(|| anyhow::anyhow!("loopback: prepare was not called"))?;
+        let wiring = guard.get_mut(&t.topic).ok_or_else(|| anyhow::anyhow!("loopback: prepare was not called"))?;
         let consumer = wiring.receivers[subscription as usize][index as usize]
             .take()
             .ok_or_else(|| anyhow::anyhow!("loopback: consumer {subscription}/{index} taken twice"))?;
         Ok(Box::new(consumer))
     }
 
-    async fn cleanup(&self, _t: &Topology) -> anyhow::Result<()> {
-        *self.wiring.lock().unwrap() = None;
+    async fn cleanup(&self, t: &Topology) -> anyhow::Result<()> {
+        self.wiring.lock().unwrap().remove(&t.topic);
         Ok(())
     }
 
@@ -230,6 +255,7 @@ impl Session for LoopbackSession {
             "injected_duplicated": self.tallies.duplicated.load(Ordering::Relaxed),
             "injected_reordered": self.tallies.reordered.load(Ordering::Relaxed),
             "stalled_batches": self.tallies.stalled_batches.load(Ordering::Relaxed),
+            "busiest_ms": self.tallies.arrivals.lock().unwrap().busiest,
         })
     }
 }
@@ -316,6 +342,8 @@ impl LoopbackProducer {
 #[async_trait]
 impl Producer for LoopbackProducer {
     async fn send(&mut self, batch: &[OutMessage], acks: &mut Vec<Ack>) -> anyhow::Result<()> {
+        let ms = Instant::now().duration_since(self.started).as_millis() as u64;
+        self.tallies.arrivals.lock().unwrap().note(ms, batch.len() as u64);
         let deliveries = self.apply_faults(batch);
         let consumer = self.next_consumer.fetch_add(1, Ordering::Relaxed);
         if let Some(end) = self.stall_end(Instant::now()) {

@@ -48,6 +48,11 @@ pub struct MergeArgs {
     /// The merged results file.
     #[arg(long)]
     pub out: PathBuf,
+    /// Smallest fraction of the window that every shard must have measured
+    /// at the same time (by the hosts' wall clocks); below it the merge is
+    /// refused.
+    #[arg(long, value_name = "FRACTION", default_value_t = crate::results::merge::DEFAULT_MIN_OVERLAP)]
+    pub min_overlap: f64,
 }
 
 pub fn report(a: ReportArgs) -> anyhow::Result<i32> {
@@ -99,7 +104,7 @@ pub fn compare(a: CompareArgs) -> anyhow::Result<i32> {
 pub fn merge(a: MergeArgs, args: &[OsString]) -> anyhow::Result<i32> {
     let shards = a.shards.iter().map(|p| crate::results::read_results(p)).collect::<anyhow::Result<Vec<_>>>()?;
     let command = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
-    let merged = crate::results::merge::merge(&shards, command).map_err(|e| {
+    let merged = crate::results::merge::merge_with(&shards, command, a.min_overlap).map_err(|e| {
         let names: Vec<String> = a.shards.iter().enumerate().map(|(i, p)| format!("{i} = {}", p.display())).collect();
         anyhow::anyhow!("{e} (shards: {})", names.join(", "))
     })?;

@@ -10,9 +10,14 @@
 //! docs/kubernetes.md: the per-second p99s of the series (the larger of the
 //! shards') and the schedule-delay percentiles (also the larger).
 //!
-//! Refused with an error: shards of different scenarios, overlapping
-//! producer ids, a shard of the N missing, a point missing from a shard, or
-//! differing parameters.
+//! Refused with an error: shards of different scenarios, a file that is
+//! not a shard, an incomplete set (every shard 0..N-1 must be there; the
+//! error names the missing ones), overlapping producer ids, a point missing
+//! from a shard, differing parameters, or shards whose measurement windows
+//! (recorded by each host's wall clock, see `run/shard.rs`) overlapped for
+//! less than `min_overlap` of the window. The overlap found is recorded in
+//! the merged point (`window` is the common part) and a warning states it
+//! whenever it is under 99%.
 
 use super::model::*;
 use crate::measure::{accounting::SubscriptionCounts, LatencyHistogram, LatencySummary, SeriesPoint};
@@ -37,19 +42,47 @@ pub enum MergeError {
         "point {id} (repeat {repeat}): producer {producer} appears in shards {a} and {b}; shards must split producers"
     )]
     OverlappingProducers { id: String, repeat: u32, producer: u32, a: usize, b: usize },
-    #[error("shard {index}/{count} is missing: a merge of fewer than all {count} workers would report part of the load as the whole")]
-    MissingShard { index: u32, count: u32 },
     #[error("point {id} (repeat {repeat}) is in shard {a} but not in shard {b}")]
     MissingPoint { id: String, repeat: u32, a: usize, b: usize },
     #[error("point {id} (repeat {repeat}) has different parameters in shards {a} and {b}")]
     DifferentParams { id: String, repeat: u32, a: usize, b: usize },
     #[error("point {id} (repeat {repeat}), shard {shard}: {what}")]
     BadHistogram { id: String, repeat: u32, shard: usize, what: String },
+    #[error("shard {0} is not a shard (its run has no `--shard i/N`): only shards merge")]
+    NotAShard(usize),
+    #[error(
+        "shard(s) {} of {count} missing: a merge needs every shard 0..{} (got {}); fewer would report part of the load \
+         as the whole", list(.missing, *.count), .count - 1, list(.present, *.count)
+    )]
+    MissingShards { count: u32, missing: Vec<u32>, present: Vec<u32> },
+    #[error(
+        "point {id} (repeat {repeat}): the shards measured together for {overlap_s:.2} s of the {window_s:.2} s window \
+         ({:.0}%, below the {:.0}% required): their summed throughput was never offered at once; run the shards with \
+         --barrier DIR, or lower --min-overlap", 100.0 * .overlap_s / .window_s, 100.0 * .min_overlap
+    )]
+    TooLittleOverlap { id: String, repeat: u32, overlap_s: f64, window_s: f64, min_overlap: f64 },
 }
+
+fn list(shards: &[u32], count: u32) -> String {
+    shards.iter().map(|i| format!("{i}/{count}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Default `--min-overlap`: shards must have measured together for 90% of
+/// the window.
+pub const DEFAULT_MIN_OVERLAP: f64 = 0.9;
+
+/// An overlap under this fraction is stated in a warning of the merged point.
+const WARN_OVERLAP: f64 = 0.99;
 
 /// Merges shards (in the order given; shard numbers in errors are
 /// 0-based positions in that order). `command` is recorded in the result.
 pub fn merge(shards: &[ResultsFile], command: Vec<String>) -> Result<ResultsFile, MergeError> {
+    merge_with(shards, command, DEFAULT_MIN_OVERLAP)
+}
+
+/// [`merge`] with the smallest overlap of the shards' windows allowed, as
+/// a fraction of the window.
+pub fn merge_with(shards: &[ResultsFile], command: Vec<String>, min_overlap: f64) -> Result<ResultsFile, MergeError> {
     if shards.len() < 2 {
         return Err(MergeError::TooFew(shards.len()));
     }
@@ -74,16 +107,15 @@ pub fn merge(shards: &[ResultsFile], command: Vec<String>) -> Result<ResultsFile
                 return Err(MergeError::DifferentCount { a: 0, ca: x.count, b, cb: y.count });
             }
         }
-        if let Some(sh) = s.run.shard {
-            if let Some(a) = seen.insert(sh.index, b) {
-                return Err(MergeError::SameShard { a, b, index: sh.index, count: sh.count });
-            }
+        let sh = s.run.shard.ok_or(MergeError::NotAShard(b))?;
+        if let Some(a) = seen.insert(sh.index, b) {
+            return Err(MergeError::SameShard { a, b, index: sh.index, count: sh.count });
         }
     }
-    if let Some(count) = first.run.shard.map(|s| s.count) {
-        if let Some(index) = (0..count).find(|i| !seen.contains_key(i)) {
-            return Err(MergeError::MissingShard { index, count });
-        }
+    let count = first.run.shard.map(|s| s.count).unwrap_or_default();
+    let missing: Vec<u32> = (0..count).filter(|i| !seen.contains_key(i)).collect();
+    if !missing.is_empty() {
+        return Err(MergeError::MissingShards { count, missing, present: seen.keys().copied().collect() });
     }
     let mut points = Vec::new();
     for p in &first.points {
@@ -96,7 +128,7 @@ pub fn merge(shards: &[ResultsFile], command: Vec<String>) -> Result<ResultsFile
                 .ok_or_else(|| MergeError::MissingPoint { id: p.id.clone(), repeat: p.repeat, a: 0, b })?;
             parts.push(q);
         }
-        points.push(merge_point(&parts)?);
+        points.push(merge_point(&parts, min_overlap)?);
     }
     for (b, s) in shards.iter().enumerate().skip(1) {
         if let Some(q) = s.points.iter().find(|q| !first.points.iter().any(|p| p.id == q.id && p.repeat == q.repeat)) {
@@ -150,7 +182,7 @@ fn bound(parts: &[&LatencySummary]) -> LatencySummary {
     }
 }
 
-fn merge_point(parts: &[&PointResult]) -> Result<PointResult, MergeError> {
+fn merge_point(parts: &[&PointResult], min_overlap: f64) -> Result<PointResult, MergeError> {
     let p0 = parts[0];
     let mut owner: BTreeMap<u32, usize> = BTreeMap::new();
     for (b, p) in parts.iter().enumerate() {
@@ -175,6 +207,7 @@ fn merge_point(parts: &[&PointResult]) -> Result<PointResult, MergeError> {
     let mut counts = crate::measure::Counts::default();
     let mut by_producer = Vec::new();
     let mut by_sub: BTreeMap<u32, SubscriptionCounts> = BTreeMap::new();
+    let mut by_topic: BTreeMap<u32, Vec<&TopicResult>> = BTreeMap::new();
     let mut ooo: BTreeMap<u32, u64> = BTreeMap::new();
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
     let mut tp = Throughput::default();
@@ -198,6 +231,9 @@ fn merge_point(parts: &[&PointResult]) -> Result<PointResult, MergeError> {
             e.lost += s.lost;
             e.duplicated += s.duplicated;
             e.out_of_order += s.out_of_order;
+        }
+        for t in &p.by_topic {
+            by_topic.entry(t.topic).or_default().push(t);
         }
         for (k, v) in &p.out_of_order_by_partition {
             *ooo.entry(*k).or_default() += v;
@@ -243,8 +279,28 @@ fn merge_point(parts: &[&PointResult]) -> Result<PointResult, MergeError> {
     if software.len() > 1 {
         warnings.push(format!("shards measured different broker software: {}", software.join(", ")));
     }
-    if let Some(w) = window_overlap_warning(parts) {
-        warnings.push(w);
+    let common = common_window(parts);
+    match common {
+        Some(w) => {
+            let window_s = p0.params.duration_s;
+            let overlap_s = w.end_unix_us.saturating_sub(w.start_unix_us) as f64 / 1e6;
+            if overlap_s < min_overlap * window_s {
+                return Err(MergeError::TooLittleOverlap {
+                    id: p0.id.clone(),
+                    repeat: p0.repeat,
+                    overlap_s,
+                    window_s,
+                    min_overlap,
+                });
+            }
+            if overlap_s < WARN_OVERLAP * window_s {
+                warnings.push(format!(
+                    "the shards measured together for {overlap_s:.2} s of the {window_s:.2} s window ({:.1}%): the summed throughput is that of the common part only approximately",
+                    100.0 * overlap_s / window_s
+                ));
+            }
+        }
+        None => warnings.extend(window_overlap_warning(parts)),
     }
     out.broker_software = software.join(" | ");
     out.status = if parts.iter().any(|p| p.status == Status::Failed) { Status::Failed } else { Status::Ok };
@@ -253,6 +309,20 @@ fn merge_point(parts: &[&PointResult]) -> Result<PointResult, MergeError> {
     out.counts = counts;
     out.by_producer = by_producer;
     out.by_subscription = by_sub.into_values().collect();
+    out.by_topic = by_topic
+        .into_iter()
+        .map(|(topic, parts)| {
+            let mut counts = crate::measure::Counts::default();
+            parts.iter().for_each(|t| counts.add(&t.counts));
+            TopicResult {
+                topic,
+                counts,
+                publish: bound(&parts.iter().map(|t| &t.publish).collect::<Vec<_>>()),
+                end_to_end: bound(&parts.iter().map(|t| &t.end_to_end).collect::<Vec<_>>()),
+            }
+        })
+        .collect();
+    out.window = common;
     out.out_of_order_by_partition = ooo;
     out.throughput = tp;
     out.latency_us = Latencies {
@@ -280,8 +350,19 @@ fn merge_point(parts: &[&PointResult]) -> Result<PointResult, MergeError> {
     Ok(out)
 }
 
-/// Shards whose windows did not overlap did not load the broker together;
-/// their sum is then not a concurrent throughput, and the result says so.
+/// The part of the window every shard measured (by the hosts' wall
+/// clocks); `None` when a shard did not record its window (results from
+/// before windows were recorded). An empty overlap has `end == start`.
+fn common_window(parts: &[&PointResult]) -> Option<MeasuredWindow> {
+    let windows: Vec<MeasuredWindow> = parts.iter().map(|p| p.window).collect::<Option<_>>()?;
+    let start = windows.iter().map(|w| w.start_unix_us).max()?;
+    let end = windows.iter().map(|w| w.end_unix_us).min()?.max(start);
+    Some(MeasuredWindow { start_unix_us: start, end_unix_us: end })
+}
+
+/// For shards without recorded windows: shards whose start stamps are far
+/// apart did not load the broker together; their sum is then not a
+/// concurrent throughput, and the result says so.
 fn window_overlap_warning(parts: &[&PointResult]) -> Option<String> {
     use time::format_description::well_known::Rfc3339;
     let starts: Vec<time::OffsetDateTime> =

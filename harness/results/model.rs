@@ -99,8 +99,12 @@ pub struct PointResult {
     pub counts: Counts,
     #[serde(default)]
     pub by_producer: Vec<ProducerCounts>,
+    /// Subscription s of every topic, added up.
     #[serde(default)]
     pub by_subscription: Vec<SubscriptionCounts>,
+    /// Each topic of a point with `topics` above 1 (empty otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by_topic: Vec<TopicResult>,
     #[serde(default)]
     pub out_of_order_by_partition: BTreeMap<u32, u64>,
     pub throughput: Throughput,
@@ -117,6 +121,28 @@ pub struct PointResult {
     /// Adapter counters (loopback's injected faults, Kafka's QueueFull).
     #[serde(default)]
     pub adapter_stats: serde_json::Value,
+    /// The measurement window by the wall clock of the host that ran the
+    /// point: what `merge` checks shards' overlap with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<MeasuredWindow>,
+}
+
+/// One topic's share of a point.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct TopicResult {
+    /// 0-based topic index (the name ends in `-t<topic>`).
+    pub topic: u32,
+    #[serde(flatten)]
+    pub counts: Counts,
+    pub publish: LatencySummary,
+    pub end_to_end: LatencySummary,
+}
+
+/// A window in µs since the Unix epoch.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MeasuredWindow {
+    pub start_unix_us: u64,
+    pub end_unix_us: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

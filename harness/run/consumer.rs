@@ -19,6 +19,9 @@ const LIVE_SAMPLE: u64 = 8;
 #[derive(Clone)]
 pub struct ConsumerPlan {
     pub subscription: u32,
+    /// The producers of this consumer's topic: ids `first_producer ..
+    /// first_producer + producers` (other ids are `foreign`).
+    pub first_producer: u32,
     pub producers: u32,
     pub clock: Clock,
     /// Start of the per-second series (see `ProducerPlan`).
@@ -74,7 +77,11 @@ pub async fn run(mut consumer: Box<dyn Consumer>, plan: ConsumerPlan, stop: Canc
         let mut fresh = 0u64;
         for d in buf.drain(..) {
             let h = match plan.pool.decode(&d.payload, now_us, plan.verify) {
-                Ok(h) if h.producer < plan.producers => h,
+                Ok(mut h) if h.producer.wrapping_sub(plan.first_producer) < plan.producers => {
+                    // The ledger counts the topic's producers from 0.
+                    h.producer -= plan.first_producer;
+                    h
+                }
                 Ok(_) | Err(DecodeError::WrongLength) => {
                     report.ledger.foreign += 1;
                     continue;

@@ -12,6 +12,7 @@ pub mod producer;
 pub mod resources;
 pub mod shard;
 pub mod stop_signal;
+pub mod topics;
 
 use crate::provision::{self, RunningBroker};
 use crate::results::{env, PointResult, ResultsFile, ResultsWriter, RunInfo, Status, SCHEMA_VERSION};
@@ -47,6 +48,10 @@ pub struct RunOptions {
     /// This worker's share when N load generators run the scenario
     /// (`--shard i/N`; see `shard.rs`).
     pub shard: Option<crate::results::Shard>,
+    /// A directory every shard can read and write (a shared volume): each
+    /// point starts when every shard is ready there (`--barrier`; see
+    /// `shard.rs`).
+    pub barrier: Option<PathBuf>,
     /// Skip each point's cleanup, leaving its topic and messages on the
     /// broker (`--keep-topics`): for reading the same messages with another
     /// client, as the tansu comparison in docs/brokers/tansu.md does.
@@ -97,17 +102,22 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<RunOutcome> {
 /// Runs an already-loaded scenario; `cancel` stops it early.
 pub async fn run_loaded(scenario: Scenario, opts: RunOptions, cancel: CancellationToken) -> anyhow::Result<RunOutcome> {
     if let Some(sh) = opts.shard {
-        if let Some(p) = scenario.points.iter().find(|p| p.params.producers < sh.count) {
+        if let Some(p) = scenario.points.iter().find(|p| p.params.all_producers() < sh.count) {
             anyhow::bail!(
-                "--shard {}/{}: point {} has {} producer(s), fewer than the {} workers; every worker needs at least one",
+                "--shard {}/{}: point {} has {} producer(s) over all topics, fewer than the {} workers; every worker needs at least one",
                 sh.index,
                 sh.count,
                 p.id,
-                p.params.producers,
+                p.params.all_producers(),
                 sh.count
             );
         }
     }
+    let barrier = match (&opts.barrier, opts.shard) {
+        (Some(dir), Some(shard)) => Some(shard::StartBarrier::new(dir.clone(), shard)?),
+        (Some(_), None) => anyhow::bail!("--barrier waits for the other shards: it needs --shard i/N"),
+        (None, _) => None,
+    };
     let stamp = env::now_compact();
     let run_id = format!("{}-{}", scenario.name, stamp);
     let dir = opts.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&run_id));
@@ -191,6 +201,7 @@ pub async fn run_loaded(scenario: Scenario, opts: RunOptions, cancel: Cancellati
                         ),
                         shard: opts.shard,
                         keep_topic: opts.keep_topics,
+                        barrier: barrier.as_ref().map(|b| b.for_point(index)),
                     };
                     let mut progress_outputs = std::mem::take(&mut outputs);
                     let mut on_progress = |p: &point::Progress| {

@@ -7,8 +7,9 @@ use super::consumer::{self, ConsumerPlan, ConsumerReport};
 use super::live::Live;
 use super::producer::{self, ProducerPlan, ProducerReport};
 use super::resources::{sample_self, sample_tree, Usage};
-use crate::adapter::{self, ConnectContext, Session, Topology};
-use crate::measure::{account, BodyPool, LatencyHistogram, Series};
+use super::topics::TopicPlan;
+use crate::adapter::{self, ConnectContext, Session};
+use crate::measure::{BodyPool, LatencyHistogram, Series};
 use crate::results::{Histograms, Latencies, PointResult, Resources, Status, Throughput};
 use crate::scenario::Point;
 use anyhow::{anyhow, Context};
@@ -40,12 +41,15 @@ pub struct PointTarget<'a> {
     pub software_hint: Option<&'a str>,
     /// Processes whose CPU and memory are the broker's (local brokers).
     pub broker_pids: Vec<u32>,
-    /// Unique topic or queue name for this point.
+    /// Unique topic or queue name for this point (with `topics: N`, the
+    /// stem of its N names).
     pub topic: String,
     /// Run only this worker's producers and consumers (`--shard i/N`).
     pub shard: Option<crate::results::Shard>,
     /// Leave the topic and its messages on the broker after the point.
     pub keep_topic: bool,
+    /// Wait for every shard before starting the schedule (`--barrier`).
+    pub barrier: Option<super::shard::StartBarrier>,
 }
 
 async fn within<T>(what: &str, fut: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
@@ -72,6 +76,7 @@ pub fn failed_result(point: &Point, error: String, software: String) -> PointRes
         counts: Default::default(),
         by_producer: vec![],
         by_subscription: vec![],
+        by_topic: vec![],
         out_of_order_by_partition: Default::default(),
         throughput: Throughput::default(),
         latency_us: Latencies::default(),
@@ -81,6 +86,7 @@ pub fn failed_result(point: &Point, error: String, software: String) -> PointRes
         errors: Default::default(),
         resources: Resources::default(),
         adapter_stats: serde_json::Value::Null,
+        window: None,
     }
 }
 
@@ -105,20 +111,14 @@ pub async fn run_point(
         Ok(s) => s,
         Err(e) => return failed_result(point, format!("{e:#}"), target.software_hint.unwrap_or("unknown").into()),
     };
-    let p = &point.params;
-    let topology = Topology {
-        topic: target.topic.clone(),
-        partitions: p.partitions,
-        subscriptions: (0..p.subscriptions).map(|i| format!("{}-sub{i}", target.topic)).collect(),
-        producers: p.producers,
-        consumers: p.consumers,
-        payload_bytes: p.payload_bytes,
-        in_flight: p.in_flight,
-    };
+    let topologies = super::topics::topologies(&point.params, &target.topic, target.shard);
     let started_at = crate::results::env::now_rfc3339();
-    let outcome = measure(point, session.as_ref(), &topology, target, cancel, progress).await;
-    let cleanup =
-        if target.keep_topic { Ok(()) } else { within("cleaning up the topic", session.cleanup(&topology)).await };
+    let outcome = measure(point, session.as_ref(), &topologies, target, cancel, progress).await;
+    let cleanup = if target.keep_topic {
+        Ok(())
+    } else {
+        super::topics::each(&topologies, "cleaning up", |t| session.cleanup(t)).await
+    };
     let mut result = match outcome {
         Ok(r) => r,
         Err(e) => failed_result(point, format!("{e:#}"), session.broker_software()),
@@ -133,7 +133,8 @@ pub async fn run_point(
         result.warnings.push(format!("cleanup failed: {e:#}"));
     }
     if target.keep_topic {
-        result.warnings.push(format!("kept `{}` and its messages on the broker (--keep-topics)", topology.topic));
+        let names: Vec<&str> = topologies.iter().map(|t| t.topology.topic.as_str()).collect();
+        result.warnings.push(format!("kept `{}` and its messages on the broker (--keep-topics)", names.join("`, `")));
     }
     result
 }
@@ -141,27 +142,29 @@ pub async fn run_point(
 async fn measure(
     point: &Point,
     session: &dyn Session,
-    topology: &Topology,
+    topologies: &[TopicPlan],
     target: &PointTarget<'_>,
     cancel: &CancellationToken,
     progress: &mut (dyn FnMut(&Progress) + Send),
 ) -> anyhow::Result<PointResult> {
     let p = &point.params;
-    within("preparing the topic", session.prepare(topology)).await?;
+    super::topics::each(topologies, "preparing", |t| session.prepare(t)).await?;
     let pool = BodyPool::new(p.payload_bytes as usize);
     let live = Arc::new(Live::new(p.subscriptions));
     let clock = Clock::new();
 
     // A backlog point attaches its consumers once the producers are done.
-    let consumers = if p.backlog { Vec::new() } else { attach_consumers(p, session, topology, target).await? };
-    let mut producers = Vec::new();
-    // Global producer ids: the id is what the payload header carries.
-    for i in super::shard::producers(target.shard, p.producers) {
-        producers.push((i, within(&format!("creating producer {i}"), session.producer(topology, i)).await?));
-    }
+    let consumers = if p.backlog { Vec::new() } else { attach_consumers(p, session, topologies, target).await? };
+    // Global producer ids (over every topic and shard): the id is what the
+    // payload header carries.
+    let producers = super::topics::producers(session, topologies).await?;
 
-    // Everything is connected: the schedule starts now.
-    let t0 = Instant::now() + Duration::from_millis(5);
+    // Everything is connected: the schedule starts now, or when every
+    // shard is ready.
+    let t0 = match &target.barrier {
+        None => Instant::now() + Duration::from_millis(5),
+        Some(b) => b.wait(&point.id, point.repeat).await?,
+    };
     let window_start = t0 + p.warmup();
     let window_end = window_start + p.duration();
     let deadline = window_end + p.drain();
@@ -173,6 +176,7 @@ async fn measure(
     let _stop_on_exit = stop.clone().drop_guard();
     let consumer_plan = ConsumerPlan {
         subscription: 0,
+        first_producer: 0,
         producers: p.producers,
         clock,
         series_origin,
@@ -186,14 +190,16 @@ async fn measure(
     // Backlog points: when the consumers attached and started draining.
     let mut drain_started: Option<Instant> = None;
     let mut deadline = deadline;
-    let per_producer = p.rate.msgs_per_s().map(|r| r / p.producers as f64);
+    let per_producer = p.rate.msgs_per_s().map(|r| r / p.all_producers() as f64);
+    let producer_topics: Vec<u32> = producers.iter().map(|(i, _)| i / p.producers).collect();
     let producer_tasks: Vec<_> = producers
         .into_iter()
         .map(|(i, prod)| {
             let plan = ProducerPlan {
                 index: i,
                 clock,
-                t0,
+                // Phases spread over one interval: an even offered rate.
+                t0: t0 + per_producer.map_or(Duration::ZERO, |r| super::pacer::phase(i, p.all_producers(), r)),
                 series_origin,
                 window_start,
                 window_end,
@@ -256,7 +262,7 @@ async fn measure(
             }
             expected = Some(producer_reports.iter().map(|r| r.acked_total).sum());
             if p.backlog {
-                let consumers = attach_consumers(p, session, topology, target).await?;
+                let consumers = attach_consumers(p, session, topologies, target).await?;
                 let now = Instant::now();
                 drain_started = Some(now);
                 deadline = now + p.drain();
@@ -275,15 +281,21 @@ async fn measure(
         }
     }
     stop.cancel();
-    let mut consumer_reports: Vec<ConsumerReport> = Vec::new();
-    for h in consumer_tasks {
-        consumer_reports.push(h.await.map_err(|e| anyhow!("consumer task failed: {e}"))?);
+    let mut consumer_reports: Vec<(u32, ConsumerReport)> = Vec::new();
+    for (topic, h) in consumer_tasks {
+        consumer_reports.push((topic, h.await.map_err(|e| anyhow!("consumer task failed: {e}"))?));
     }
     if interrupted {
         anyhow::bail!("interrupted ({}) while the point was running", super::stop_signal::describe());
     }
-    let drained = drain_started.map(|start| drain_rate(start, &consumer_reports));
-    let mut result = assemble(point, session, producer_reports, consumer_reports, lead_s);
+    let drained =
+        drain_started.map(|start| drain_rate(start, &consumer_reports.iter().map(|(_, c)| c).collect::<Vec<_>>()));
+    let producer_reports = producer_topics.into_iter().zip(producer_reports).collect();
+    let mut result = assemble(point, session, target, producer_reports, consumer_reports, lead_s);
+    result.window = Some(crate::results::MeasuredWindow {
+        start_unix_us: clock.unix_us(window_start),
+        end_unix_us: clock.unix_us(window_end),
+    });
     if let Some((msgs_per_s, secs, lead)) = drained {
         result.throughput.consume_msgs_per_s = msgs_per_s;
         result.throughput.consume_bytes_per_s = msgs_per_s * p.payload_bytes as f64;
@@ -296,34 +308,34 @@ async fn measure(
     Ok(result)
 }
 
-/// Creates every consumer of the point (this shard's share) and waits until
-/// all are ready (subscribed, partitions assigned).
+/// Creates every consumer of the point (this shard's share, on every
+/// topic) and waits until all are ready (subscribed, partitions assigned).
 async fn attach_consumers(
     p: &crate::scenario::Params,
     session: &dyn Session,
-    topology: &Topology,
+    topologies: &[TopicPlan],
     target: &PointTarget<'_>,
-) -> anyhow::Result<Vec<(u32, Box<dyn crate::adapter::Consumer>)>> {
-    let mut consumers = Vec::new();
-    for s in 0..p.subscriptions {
-        for c in super::shard::consumers(target.shard, p.consumers) {
-            let what = format!("creating consumer {c} of subscription {s}");
-            consumers.push((s, within(&what, session.consumer(topology, s, c)).await?));
-        }
-    }
-    let ready = futures::future::try_join_all(consumers.iter_mut().map(|(_, c)| c.ready()));
+) -> anyhow::Result<Vec<super::topics::TopicConsumer>> {
+    let mine = super::shard::consumers(target.shard, p.consumers);
+    let mut consumers = super::topics::consumers(session, topologies, p.subscriptions, &mine).await?;
+    let ready = futures::future::try_join_all(consumers.iter_mut().map(|c| c.consumer.ready()));
     within("waiting for every consumer to be ready (subscribed, partitions assigned)", ready).await?;
     Ok(consumers)
 }
 
+/// Spawns the consumer tasks, each with its topic's producer ids.
 fn spawn_consumers(
-    consumers: Vec<(u32, Box<dyn crate::adapter::Consumer>)>,
+    consumers: Vec<super::topics::TopicConsumer>,
     plan: &ConsumerPlan,
     stop: &CancellationToken,
-) -> Vec<tokio::task::JoinHandle<ConsumerReport>> {
+) -> Vec<(u32, tokio::task::JoinHandle<ConsumerReport>)> {
     consumers
         .into_iter()
-        .map(|(s, c)| tokio::spawn(consumer::run(c, ConsumerPlan { subscription: s, ..plan.clone() }, stop.clone())))
+        .map(|c| {
+            let plan =
+                ConsumerPlan { subscription: c.subscription, first_producer: c.topic * plan.producers, ..plan.clone() };
+            (c.topic, tokio::spawn(consumer::run(c.consumer, plan, stop.clone())))
+        })
         .collect()
 }
 
@@ -334,7 +346,7 @@ fn spawn_consumers(
 /// the consumers' start instead when everything came in one receipt.
 /// Returns the rate, that time and the time from the start to the first
 /// receipt, in seconds.
-fn drain_rate(start: Instant, consumers: &[ConsumerReport]) -> (f64, f64, f64) {
+fn drain_rate(start: Instant, consumers: &[&ConsumerReport]) -> (f64, f64, f64) {
     let received: u64 = consumers.iter().map(|c| c.received_total).sum();
     let first = consumers.iter().filter_map(|c| c.first_received_at).min().unwrap_or(start);
     let last = consumers.iter().filter_map(|c| c.last_received_at).max().unwrap_or(start);
@@ -345,17 +357,19 @@ fn drain_rate(start: Instant, consumers: &[ConsumerReport]) -> (f64, f64, f64) {
 }
 
 /// Turns task reports into a point result (counts, latency, warnings).
+/// Reports are tagged with their topic index.
 fn assemble(
     point: &Point,
     session: &dyn Session,
-    producers: Vec<ProducerReport>,
-    consumers: Vec<ConsumerReport>,
+    target: &PointTarget<'_>,
+    producers: Vec<(u32, ProducerReport)>,
+    consumers: Vec<(u32, ConsumerReport)>,
     series_lead_s: f64,
 ) -> PointResult {
     let p = &point.params;
-    let ledgers: Vec<_> = producers.iter().map(|r| r.ledger.clone()).collect();
-    let consumer_ledgers: Vec<_> = consumers.iter().map(|r| r.ledger.clone()).collect();
-    let accounting = account(&ledgers, &consumer_ledgers, p.subscriptions);
+    let (accounting, by_topic) = super::topics::account_topics(p, &producers, &consumers);
+    let producers: Vec<ProducerReport> = producers.into_iter().map(|(_, r)| r).collect();
+    let consumers: Vec<ConsumerReport> = consumers.into_iter().map(|(_, r)| r).collect();
     let (mut publish, mut service, mut delay, mut e2e) =
         (LatencyHistogram::new(), LatencyHistogram::new(), LatencyHistogram::new(), LatencyHistogram::new());
     let mut series = Series::default();
@@ -390,12 +404,19 @@ fn assemble(
         consume_bytes_per_s: received_in_window as f64 * bytes / secs,
     };
     let mut warnings = Vec::new();
-    if let Some(target) = p.rate.msgs_per_s() {
+    if let Some(rate) = p.rate.msgs_per_s() {
+        // A shard is judged against its own share of the producers.
+        let mine = super::shard::producers(target.shard, p.all_producers()).len() as f64;
+        let share = rate * mine / p.all_producers().max(1) as f64;
         let achieved = throughput.send_msgs_per_s;
-        if achieved < 0.99 * target {
+        if achieved < 0.99 * share {
+            let of = match target.shard {
+                Some(s) => format!("this shard's share ({}/{}) of the target, {share:.0} msg/s", s.index, s.count),
+                None => format!("the target {share:.0} msg/s"),
+            };
             warnings.push(format!(
-                "behind schedule: producers sent {achieved:.0} msg/s in the window, {:.1}% under the target {target:.0} msg/s",
-                100.0 * (1.0 - achieved / target)
+                "behind schedule: producers sent {achieved:.0} msg/s in the window, {:.1}% under {of}",
+                100.0 * (1.0 - achieved / share)
             ));
         }
         let unsent: u64 = producers.iter().map(|r| r.unsent).sum();
@@ -444,6 +465,7 @@ fn assemble(
         counts: accounting.counts.clone(),
         by_producer: accounting.by_producer,
         by_subscription: accounting.by_subscription,
+        by_topic,
         out_of_order_by_partition: accounting.out_of_order_by_partition,
         throughput,
         latency_us: Latencies {
@@ -458,6 +480,7 @@ fn assemble(
         errors,
         resources: Resources::default(),
         adapter_stats: serde_json::Value::Null,
+        window: None,
     }
 }
 
@@ -478,7 +501,7 @@ mod tests {
     fn a_drain_is_timed_from_the_first_receipt_of_any_consumer_to_the_last() {
         let start = Instant::now();
         let consumers = [receipts(start, 100, 900, 600), receipts(start, 300, 1100, 400)];
-        let (rate, secs, lead) = drain_rate(start, &consumers);
+        let (rate, secs, lead) = drain_rate(start, &consumers.iter().collect::<Vec<_>>());
         assert!((secs - 1.0).abs() < 1e-9 && (lead - 0.1).abs() < 1e-9, "{secs} {lead}");
         assert!((rate - 1000.0).abs() < 1e-6, "{rate}");
     }
@@ -486,10 +509,10 @@ mod tests {
     #[test]
     fn a_drain_in_one_receipt_is_timed_from_the_consumers_start() {
         let start = Instant::now();
-        let (rate, secs, _) = drain_rate(start, &[receipts(start, 50, 50, 100)]);
+        let (rate, secs, _) = drain_rate(start, &[&receipts(start, 50, 50, 100)]);
         assert!((secs - 0.05).abs() < 1e-9, "{secs}");
         assert!((rate - 2000.0).abs() < 1e-6, "{rate}");
         // Nothing received: no rate, not a division by zero.
-        assert_eq!(drain_rate(start, &[ConsumerReport::default()]).0, 0.0);
+        assert_eq!(drain_rate(start, &[&ConsumerReport::default()]).0, 0.0);
     }
 }

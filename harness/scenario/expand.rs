@@ -11,6 +11,7 @@ pub fn builtin_workload() -> WorkloadSpec {
     WorkloadSpec {
         payload: Some(OneOrMany::One(Size(1000))),
         rate: Some(OneOrMany::One(Rate::BytesPerSec(1e6))),
+        topics: Some(OneOrMany::One(1)),
         producers: Some(OneOrMany::One(1)),
         subscriptions: Some(OneOrMany::One(1)),
         consumers: Some(OneOrMany::One(1)),
@@ -29,6 +30,7 @@ pub fn layer(base: &WorkloadSpec, over: &WorkloadSpec) -> WorkloadSpec {
     WorkloadSpec {
         payload: over.payload.clone().or_else(|| base.payload.clone()),
         rate: over.rate.clone().or_else(|| base.rate.clone()),
+        topics: over.topics.clone().or_else(|| base.topics.clone()),
         producers: over.producers.clone().or_else(|| base.producers.clone()),
         subscriptions: over.subscriptions.clone().or_else(|| base.subscriptions.clone()),
         consumers: over.consumers.clone().or_else(|| base.consumers.clone()),
@@ -94,6 +96,7 @@ pub fn expand_broker(
 ) -> Result<Vec<Point>, (String, String)> {
     let payloads = vals(&workload.payload);
     let rates = vals(&workload.rate);
+    let topics = vals(&workload.topics);
     let producers = vals(&workload.producers);
     let subscriptions = vals(&workload.subscriptions);
     let consumers = vals(&workload.consumers);
@@ -117,6 +120,7 @@ pub fn expand_broker(
     let radices = [
         payloads.len(),
         rates.len(),
+        topics.len(),
         producers.len(),
         subscriptions.len(),
         consumers.len(),
@@ -130,13 +134,13 @@ pub fn expand_broker(
     let total: usize = radices.iter().product();
     let mut points = Vec::with_capacity(total * repeats as usize);
     for n in 0..total {
-        let mut digits = [0usize; 11];
+        let mut digits = [0usize; 12];
         let mut rest = n;
         for (d, radix) in digits.iter_mut().zip(radices.iter()).rev() {
             *d = rest % radix;
             rest /= radix;
         }
-        let [pay, rat, pro, sub, con, par, war, dur, dra, inf, opt] = digits;
+        let [pay, rat, top, pro, sub, con, par, war, dur, dra, inf, opt] = digits;
         let (payload, rate) = (payloads[pay], rates[rat]);
         let mut id = format!("{}/payload={}/rate={}", spec.name, payload.0, rate.label());
         let mut dim = |name: &str, values: usize, v: String| {
@@ -144,6 +148,7 @@ pub fn expand_broker(
                 id.push_str(&format!("/{name}={v}"));
             }
         };
+        dim("topics", topics.len(), topics[top].to_string());
         dim("producers", producers.len(), producers[pro].to_string());
         dim("subscriptions", subscriptions.len(), subscriptions[sub].to_string());
         dim("consumers", consumers.len(), consumers[con].to_string());
@@ -166,6 +171,7 @@ pub fn expand_broker(
             payload_bytes: payload.0,
             rate: RateParam::from_rate(rate, payload.0),
             rate_label: rate.label(),
+            topics: topics[top],
             producers: producers[pro],
             subscriptions: subscriptions[sub],
             consumers: consumers[con],

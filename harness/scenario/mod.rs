@@ -318,11 +318,15 @@ fn check_workload(ctx: &Ctx, broker: usize, own_payload: &bool, w: &WorkloadSpec
             ));
         }
         if p.0 < crate::measure::payload::FULL_HEADER_LEN as u64 {
-            if let Some(n) = producers.iter().find(|n| **n > crate::measure::payload::COMPACT_MAX_PRODUCERS) {
+            // Producer ids are unique over every topic of a point.
+            let topics = w.topics.as_ref().and_then(|t| t.values().into_iter().max()).unwrap_or(1);
+            let too_many = |n: &&u32| n.saturating_mul(topics) > crate::measure::payload::COMPACT_MAX_PRODUCERS;
+            if let Some(n) = producers.iter().find(too_many) {
+                let n = n.saturating_mul(topics);
                 return Err(ctx.at(
                     &path("producers", false),
                     format!(
-                        "{n} producers with {} B payloads: bodies under {} B carry a one-byte producer id, so at most {} producers",
+                        "{n} producers (over all topics) with {} B payloads: bodies under {} B carry a one-byte producer id, so at most {} producers",
                         p.0,
                         crate::measure::payload::FULL_HEADER_LEN,
                         crate::measure::payload::COMPACT_MAX_PRODUCERS
@@ -339,6 +343,7 @@ fn check_workload(ctx: &Ctx, broker: usize, own_payload: &bool, w: &WorkloadSpec
         }
         Ok(())
     };
+    positive("topics", w.topics.as_ref())?;
     positive("producers", w.producers.as_ref())?;
     // `subscriptions: 0` is allowed: a produce-only point (no consumers,
     // nothing to deliver), for comparing with write-only tools.
@@ -369,6 +374,10 @@ fn apply_sets(ctx: &Ctx, spec: &mut ScenarioFile, sets: &[String]) -> Result<(),
             }
             "rate" => {
                 w.rate = Some(serde_yaml::from_str(value).map_err(bad)?);
+                true
+            }
+            "topics" => {
+                w.topics = Some(serde_yaml::from_str(value).map_err(bad)?);
                 true
             }
             "producers" => {
@@ -423,7 +432,7 @@ fn apply_sets(ctx: &Ctx, spec: &mut ScenarioFile, sets: &[String]) -> Result<(),
         }
         let (scope, option) = key.split_once('.').ok_or_else(|| {
             ctx.plain(format!(
-                "--set {set}: `{key}` is not a workload knob (payload, rate, producers, subscriptions, consumers, partitions, warmup, duration, drain, in_flight, repeats, backlog); set an adapter option as `options.KEY=...` or `BROKER.KEY=...`"
+                "--set {set}: `{key}` is not a workload knob (payload, rate, topics, producers, subscriptions, consumers, partitions, warmup, duration, drain, in_flight, repeats, backlog); set an adapter option as `options.KEY=...` or `BROKER.KEY=...`"
             ))
         })?;
         let parsed: OneOrMany<serde_yaml::Value> = serde_yaml::from_str(value).map_err(bad)?;

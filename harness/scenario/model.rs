@@ -101,9 +101,12 @@ pub struct ScenarioFile {
 pub struct WorkloadSpec {
     /// Exact body size on the wire (default `1KB`).
     pub payload: Option<OneOrMany<Size>>,
-    /// Total producer rate over all producers (default `1MBps`).
+    /// Total producer rate over all producers of all topics (default `1MBps`).
     pub rate: Option<OneOrMany<Rate>>,
-    /// Producers (default 1).
+    /// Topics (default 1): each has its own `producers`, `subscriptions`
+    /// and `consumers`; `rate` stays the total over every topic.
+    pub topics: Option<OneOrMany<u32>>,
+    /// Producers per topic (default 1).
     pub producers: Option<OneOrMany<u32>>,
     /// Subscriptions: each receives every message (default 1).
     pub subscriptions: Option<OneOrMany<u32>>,

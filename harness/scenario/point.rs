@@ -79,7 +79,14 @@ pub struct Params {
     pub rate: RateParam,
     /// The rate as written in the scenario (`3MBps`, `max`).
     pub rate_label: String,
+    /// Topics, each with `producers` producers and `subscriptions`
+    /// subscriptions of `consumers` consumers; `rate` is the total over
+    /// all of them. Absent in results when 1.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub topics: u32,
+    /// Producers per topic.
     pub producers: u32,
+    /// Subscriptions per topic.
     pub subscriptions: u32,
     /// Consumers per subscription.
     pub consumers: u32,
@@ -97,7 +104,20 @@ pub struct Params {
     pub options: serde_json::Map<String, serde_json::Value>,
 }
 
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
+}
+
 impl Params {
+    /// Producers of the point over every topic.
+    pub fn all_producers(&self) -> u32 {
+        self.topics.saturating_mul(self.producers)
+    }
+
     pub fn warmup(&self) -> Duration {
         Duration::from_secs_f64(self.warmup_s)
     }

@@ -130,8 +130,9 @@ struct KafkaSession {
     software: String,
     admin: Admin,
     stats: Arc<Stats>,
-    /// Per subscription index, the state of its consumer group.
-    groups: Mutex<HashMap<u32, Arc<GroupState>>>,
+    /// Per subscription (group name, unique over the topics of a point),
+    /// the state of its consumer group.
+    groups: Mutex<HashMap<String, Arc<GroupState>>>,
 }
 
 #[async_trait]
@@ -141,7 +142,6 @@ impl Session for KafkaSession {
     }
 
     async fn prepare(&self, t: &Topology) -> anyhow::Result<()> {
-        self.groups.lock().unwrap().clear();
         let config: Vec<(&str, &str)> =
             self.options.topic_config.iter().map(|(k, v)| (k.as_str(), v.0.as_str())).collect();
         self.admin.create_topic(&t.topic, t.partitions.max(1), self.options.replication_factor, &config).await
@@ -162,7 +162,7 @@ impl Session for KafkaSession {
             .groups
             .lock()
             .unwrap()
-            .entry(subscription)
+            .entry(name.clone())
             .or_insert_with(|| GroupState::new(&t.topic, t.partitions.max(1), t.consumers.max(1)))
             .clone();
         let config = self.options.consumer_config(&self.bootstrap, name, self.tansu);
@@ -176,7 +176,7 @@ impl Session for KafkaSession {
         if let Err(e) = self.admin.delete_groups(&names).await {
             tracing::debug!("{e:#}");
         }
-        self.groups.lock().unwrap().clear();
+        self.groups.lock().unwrap().retain(|name, _| !t.subscriptions.contains(name));
         deleted
     }
 
