@@ -389,3 +389,27 @@ fn a_three_node_cluster_survives_a_node_killed_mid_point_and_delivers_everything
     assert_exact(healthy);
     assert!(healthy.warnings.iter().all(|w| !w.contains("died")), "{:?}", healthy.warnings);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_topics_each_with_their_own_groups_deliver_exactly_once() {
+    // 3 topics x 2 producers at 1,200 msg/s in total: 400 per producer in
+    // the 2 s window; each topic read by its own 2 groups of 2 members.
+    let r = run_yaml(
+        "workload:\n  payload: 1KB\n  rate: 1200msgps\n  topics: 3\n  producers: 2\n  partitions: 2\n  subscriptions: 2\n  \
+         consumers: 2\n  warmup: 500ms\n  duration: 2s\n  drain: 5s\nbrokers:\n  - name: kafka\n",
+    )
+    .await;
+    let p = &r.points[0];
+    assert_eq!(p.status, Status::Ok, "{:?}", p.error);
+    let c = &p.counts;
+    assert_eq!((c.sent, c.acked, c.received), (2_400, 2_400, 4_800), "{c:?}");
+    assert_eq!((c.lost, c.duplicated, c.out_of_order, c.foreign), (0, 0, 0, 0), "{c:?}");
+    assert_eq!(p.by_producer.iter().map(|b| b.producer).collect::<Vec<_>>(), (0..6).collect::<Vec<_>>());
+    assert_eq!(p.by_topic.len(), 3);
+    for t in &p.by_topic {
+        assert_eq!((t.counts.sent, t.counts.received, t.counts.lost), (800, 1_600, 0), "topic {}", t.topic);
+    }
+    // Six groups (two per topic), each with both members holding a partition.
+    let groups = p.adapter_stats["group_assignments"].as_object().unwrap();
+    assert_eq!(groups.len(), 6, "{groups:?}");
+}
