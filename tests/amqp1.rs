@@ -197,3 +197,25 @@ async fn a_broker_that_dies_mid_point_fails_that_point_and_the_next_one_runs() {
     assert_all_delivered(second);
     assert!(started.elapsed() < Duration::from_secs(60), "took {:?}", started.elapsed());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rabbitmq_several_topics_each_get_their_own_addresses() {
+    // 3 topics x 2 producers at 1,200 msg/s in total: 400 per producer in
+    // the 2 s window; each topic fanned out to its own 2 subscriptions.
+    let broker = rabbitmq().await;
+    let r = run_yaml(&rabbit_scenario(
+        "  payload: 100B\n  rate: 1200msgps\n  topics: 3\n  producers: 2\n  subscriptions: 2\n  warmup: 500ms\n  \
+         duration: 2s\n  drain: 5s\n",
+        &broker.endpoint,
+        "",
+    ))
+    .await;
+    let p = &r.points[0];
+    assert_all_delivered(p);
+    assert_eq!(p.counts.sent, 2_400);
+    assert_eq!(p.by_producer.iter().map(|b| b.producer).collect::<Vec<_>>(), (0..6).collect::<Vec<_>>());
+    assert_eq!(p.by_topic.len(), 3);
+    for t in &p.by_topic {
+        assert_eq!((t.counts.sent, t.counts.received, t.counts.lost), (800, 1_600, 0), "topic {}", t.topic);
+    }
+}
