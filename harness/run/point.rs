@@ -163,7 +163,10 @@ async fn measure(
     // shard is ready.
     let t0 = match &target.barrier {
         None => Instant::now() + Duration::from_millis(5),
-        Some(b) => b.wait(&point.id, point.repeat).await?,
+        Some(b) => tokio::select! {
+            start = b.wait(&point.id, point.repeat) => start?,
+            _ = cancel.cancelled() => anyhow::bail!("interrupted ({}) while waiting for the other shards", super::stop_signal::describe()),
+        },
     };
     let window_start = t0 + p.warmup();
     let window_end = window_start + p.duration();
