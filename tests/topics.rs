@@ -111,6 +111,10 @@ async fn producers_are_spread_over_the_interval_not_in_step() {
     let p = ok(&r.points[0]);
     assert_eq!(p.counts.sent, 400);
     assert_eq!(p.counts.received, 400);
+    // In step, the 100 messages due at one instant reach the broker within
+    // a millisecond or two. Spread, a millisecond holds one, or a few when
+    // the host held the harness up and it caught up (20 would take a hold-up
+    // of 100 ms): the bound tells the two apart without timing the host.
     let busiest = p.adapter_stats["busiest_ms"].as_u64().expect("busiest_ms in adapter_stats");
-    assert!(busiest <= 3, "the broker took {busiest} messages in one millisecond: producers sent in bursts");
+    assert!(busiest < 20, "the broker took {busiest} messages in one millisecond: producers sent in bursts");
 }
