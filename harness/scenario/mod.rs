@@ -322,11 +322,14 @@ fn check_workload(ctx: &Ctx, broker: usize, own_payload: &bool, w: &WorkloadSpec
             let topics = w.topics.as_ref().and_then(|t| t.values().into_iter().max()).unwrap_or(1);
             let too_many = |n: &&u32| n.saturating_mul(topics) > crate::measure::payload::COMPACT_MAX_PRODUCERS;
             if let Some(n) = producers.iter().find(too_many) {
-                let n = n.saturating_mul(topics);
+                let n = match topics {
+                    1 => format!("{n} producers"),
+                    t => format!("{} producers ({n} on each of {t} topics)", n.saturating_mul(t)),
+                };
                 return Err(ctx.at(
                     &path("producers", false),
                     format!(
-                        "{n} producers (over all topics) with {} B payloads: bodies under {} B carry a one-byte producer id, so at most {} producers",
+                        "{n} with {} B payloads: bodies under {} B carry a one-byte producer id, so at most {} producers",
                         p.0,
                         crate::measure::payload::FULL_HEADER_LEN,
                         crate::measure::payload::COMPACT_MAX_PRODUCERS
