@@ -126,7 +126,7 @@ fn execute(cli: Cli, args: Vec<OsString>) -> anyhow::Result<i32> {
             };
             let outcome = runtime(threads)?.block_on(run::run(opts))?;
             crate::report::commands::after_run(&outcome.dir);
-            Ok(if outcome.interrupted { run::stop_signal::exit_code() } else { 0 })
+            Ok(if outcome.interrupted { crate::system::stop_signal::exit_code() } else { 0 })
         }
         Command::Brokers { action } => runtime(None)?.block_on(crate::provision::local::manual::execute(action)),
         Command::Report(a) => crate::report::commands::report(a),

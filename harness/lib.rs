@@ -14,3 +14,4 @@ pub mod report;
 pub mod results;
 pub mod run;
 pub mod scenario;
+pub mod system;

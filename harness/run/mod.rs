@@ -9,14 +9,13 @@ pub mod output;
 pub mod pacer;
 pub mod point;
 pub mod producer;
-pub mod resources;
 pub mod shard;
-pub mod stop_signal;
 pub mod topics;
 
 use crate::provision::{self, RunningBroker};
 use crate::results::{env, PointResult, ResultsFile, ResultsWriter, RunInfo, Status, SCHEMA_VERSION};
 use crate::scenario::{self, Overrides, Scenario};
+use crate::system::stop_signal;
 use futures::FutureExt;
 use output::{Event, Output};
 use point::{failed_result, run_point, PointTarget};

@@ -6,12 +6,12 @@ use super::clock::Clock;
 use super::consumer::{self, ConsumerPlan, ConsumerReport};
 use super::live::Live;
 use super::producer::{self, ProducerPlan, ProducerReport};
-use super::resources::{sample_self, sample_tree, Usage};
 use super::topics::TopicPlan;
 use crate::adapter::{self, ConnectContext, Session};
 use crate::measure::{BodyPool, LatencyHistogram, Series};
 use crate::results::{Histograms, Latencies, PointResult, Resources, Status, Throughput};
 use crate::scenario::Point;
+use crate::system::resources::{sample_self, sample_tree, Usage};
 use anyhow::{anyhow, Context};
 use std::future::Future;
 use std::sync::atomic::Ordering;
@@ -165,7 +165,7 @@ async fn measure(
         None => Instant::now() + Duration::from_millis(5),
         Some(b) => tokio::select! {
             start = b.wait(&point.id, point.repeat) => start?,
-            _ = cancel.cancelled() => anyhow::bail!("interrupted ({}) while waiting for the other shards", super::stop_signal::describe()),
+            _ = cancel.cancelled() => anyhow::bail!("interrupted ({}) while waiting for the other shards", crate::system::stop_signal::describe()),
         },
     };
     let window_start = t0 + p.warmup();
@@ -289,7 +289,7 @@ async fn measure(
         consumer_reports.push((topic, h.await.map_err(|e| anyhow!("consumer task failed: {e}"))?));
     }
     if interrupted {
-        anyhow::bail!("interrupted ({}) while the point was running", super::stop_signal::describe());
+        anyhow::bail!("interrupted ({}) while the point was running", crate::system::stop_signal::describe());
     }
     let drained =
         drain_started.map(|start| drain_rate(start, &consumer_reports.iter().map(|(_, c)| c).collect::<Vec<_>>()));

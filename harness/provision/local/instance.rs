@@ -7,7 +7,7 @@
 use super::process::{log_errors, log_tail, Group, Mode, LOG_TAIL_LINES};
 use super::{LocalKind, Ports};
 use crate::provision::{Incident, RunningBroker};
-use crate::run::resources::sample_tree;
+use crate::system::resources::sample_tree;
 use anyhow::{anyhow, bail, Context};
 use async_trait::async_trait;
 use std::path::{Path, PathBuf};

@@ -213,9 +213,9 @@ pub async fn execute(command: BrokersCommand) -> anyhow::Result<i32> {
             // group is still registered), those already up stay recorded.
             tokio::select! {
                 r = up(&names, scenario.as_deref()) => { r?; }
-                _ = crate::run::stop_signal::stop_requested() => {
+                _ = crate::system::stop_signal::stop_requested() => {
                     eprintln!("interrupted: `mqbench brokers down` stops the brokers already up");
-                    return Ok(crate::run::stop_signal::exit_code());
+                    return Ok(crate::system::stop_signal::exit_code());
                 }
             }
         }

@@ -1,0 +1,7 @@
+//! What the operating system offers every layer above it: CPU and memory
+//! of process trees (`resources`) and the signals that stop a run
+//! (`stop_signal`). Provisioning (broker processes) and the runner (the
+//! measurement window) both use it; it imports nothing else of the crate.
+
+pub mod resources;
+pub mod stop_signal;
