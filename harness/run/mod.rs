@@ -11,6 +11,7 @@ pub mod point;
 pub mod producer;
 pub mod shard;
 pub mod topics;
+pub mod usage;
 
 use crate::provision::{self, RunningBroker};
 use crate::results::{env, PointResult, ResultsFile, ResultsWriter, RunInfo, Status, SCHEMA_VERSION};
