@@ -25,6 +25,7 @@ pub mod loopback;
 pub mod rabbitmq;
 #[cfg(feature = "redis")]
 pub mod redis;
+pub mod redis_info;
 
 /// Every broker kind a scenario may name (`adapter:` or `name:`). The AMQP
 /// 1.0 kinds share one driver and differ in provisioning and addresses.

@@ -181,7 +181,7 @@ impl Driver for RedisDriver {
         let client = conn::client(ctx.endpoint, options.tls_ca_file.as_deref())?;
         let mut admin = conn::connect(&client).await?;
         let info: String = redis::cmd("INFO").arg("server").query_async(&mut admin).await.context("INFO server")?;
-        let software = crate::provision::local::redis::software_from_info(&info)
+        let software = super::redis_info::software_from_info(&info)
             .ok_or_else(|| anyhow!("INFO server did not name a version"))?;
         let major = info
             .lines()

@@ -1,10 +1,12 @@
 //! Local Redis: one `redis-server` with no persistence, bound to 127.0.0.1.
 //!
 //! The probe speaks RESP by hand (PING, then INFO server) so provisioning
-//! does not depend on the redis adapter's cargo feature.
+//! does not depend on the redis adapter's cargo feature; the version is
+//! read from INFO as the adapter reads it (`adapter::redis_info`).
 
 use super::process::find_program;
 use super::{Launch, LocalKind, Ports};
+use crate::adapter::redis_info::software_from_info;
 use anyhow::{anyhow, bail};
 use async_trait::async_trait;
 use std::path::{Path, PathBuf};
@@ -94,19 +96,6 @@ fn parse_ping_info(buf: &[u8]) -> anyhow::Result<Option<String>> {
     Ok((body.len() >= len).then(|| body[..len].to_string()))
 }
 
-/// `redis 7.0.15` (or `valkey 8.0.1`) from INFO server.
-pub fn software_from_info(info: &str) -> Option<String> {
-    let field = |name: &str| {
-        info.lines().find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')).map(|v| v.trim().to_string()))
-    };
-    let version = field("redis_version")?;
-    match (field("server_name"), field("valkey_version")) {
-        (Some(name), Some(v)) => Some(format!("{name} {v}")),
-        (Some(name), None) => Some(format!("{name} {version}")),
-        _ => Some(format!("redis {version}")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,7 +103,6 @@ mod tests {
     #[test]
     fn info_is_parsed() {
         let info = "# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\n";
-        assert_eq!(software_from_info(info).as_deref(), Some("redis 7.0.15"));
         let reply = format!("+PONG\r\n${}\r\n{info}\r\n", info.len());
         assert_eq!(parse_ping_info(reply.as_bytes()).unwrap().as_deref(), Some(info));
         assert_eq!(parse_ping_info(b"+PONG\r\n$50\r\n# Ser").unwrap(), None);
