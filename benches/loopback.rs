@@ -4,6 +4,7 @@
 //! the others isolate what every message costs.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use mqbench::adapter::Rules;
 use mqbench::measure::{BodyPool, ConsumerLedger, Header, LatencyHistogram};
 use mqbench::run::{run_loaded, RunOptions};
 use mqbench::scenario::{parse, Overrides};
@@ -16,7 +17,7 @@ fn loopback_point(rt: &tokio::runtime::Runtime, payload: &str, secs: u32) -> (u6
     let text = format!(
         "workload:\n  payload: {payload}\n  rate: max\n  warmup: 200ms\n  duration: {secs}s\n  drain: 2s\nbrokers:\n  - name: loopback\n"
     );
-    let scenario = parse(Path::new("bench.yaml"), &text, &Overrides::default()).expect("bench scenario");
+    let scenario = parse(Path::new("bench.yaml"), &text, &Overrides::default(), &Rules).expect("bench scenario");
     let dir = tempfile::tempdir().expect("temp dir");
     let opts = RunOptions { out: Some(dir.path().to_path_buf()), ..Default::default() };
     let outcome = rt.block_on(run_loaded(scenario, opts, CancellationToken::new())).expect("loopback run");

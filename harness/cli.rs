@@ -135,7 +135,7 @@ fn execute(cli: Cli, args: Vec<OsString>) -> anyhow::Result<i32> {
         Command::Validate { scenarios, list } => {
             let mut failed = false;
             for file in scenarios {
-                match scenario::load(&file, &Overrides::default()) {
+                match scenario::load(&file, &Overrides::default(), &crate::adapter::Rules) {
                     Ok(s) => {
                         let brokers: std::collections::BTreeSet<_> =
                             s.points.iter().map(|p| p.broker.name.as_str()).collect();

@@ -6,6 +6,7 @@
 
 mod common;
 
+use mqbench::adapter::Rules;
 use mqbench::results::{PointResult, ResultsFile, Status};
 use mqbench::scenario::{parse, Overrides};
 use std::path::Path;
@@ -152,12 +153,18 @@ async fn modes_run_against_one_broker_and_unthrottled_works() {
 
 #[test]
 fn options_are_checked_up_front() {
-    let e = parse(Path::new("x.yaml"), &scenario("", "      mode: queue\n"), &Overrides::default()).unwrap_err();
+    let e =
+        parse(Path::new("x.yaml"), &scenario("", "      mode: queue\n"), &Overrides::default(), &Rules).unwrap_err();
     assert!(e.to_string().contains("queue"), "{e}");
-    let e = parse(Path::new("x.yaml"), &scenario("", "      mode: list\n      maxlen: 10\n"), &Overrides::default())
-        .unwrap_err();
+    let e = parse(
+        Path::new("x.yaml"),
+        &scenario("", "      mode: list\n      maxlen: 10\n"),
+        &Overrides::default(),
+        &Rules,
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("`maxlen`"), "{e}");
-    let e = parse(Path::new("x.yaml"), &scenario("", "      mdoe: list\n"), &Overrides::default()).unwrap_err();
+    let e = parse(Path::new("x.yaml"), &scenario("", "      mdoe: list\n"), &Overrides::default(), &Rules).unwrap_err();
     assert!(e.to_string().contains("mdoe"), "{e}");
 }
 

@@ -349,8 +349,13 @@ fn a_bad_scenario_exits_non_zero_with_its_location() {
 async fn a_panic_inside_a_point_is_a_recorded_failed_point_and_the_sweep_goes_on() {
     use mqbench::run::{run_loaded, RunOptions};
     let text = "workload:\n  payload: [100B, 200B]\n  rate: 2000msgps\n  warmup: 0s\n  duration: 1s\n  drain: 1s\nbrokers:\n  - name: loopback\n";
-    let mut scenario =
-        mqbench::scenario::parse(Path::new("panic.yaml"), text, &mqbench::scenario::Overrides::default()).unwrap();
+    let mut scenario = mqbench::scenario::parse(
+        Path::new("panic.yaml"),
+        text,
+        &mqbench::scenario::Overrides::default(),
+        &mqbench::adapter::Rules,
+    )
+    .unwrap();
     scenario.points[0].params.payload_bytes = 5;
     let dir = tempfile::tempdir().unwrap();
     let opts = RunOptions { out: Some(dir.path().to_path_buf()), ..Default::default() };

@@ -1,11 +1,12 @@
 //! Scenario files: units, sweep expansion, stable ids, and errors that name
 //! file, line and column.
 
+use mqbench::adapter::Rules;
 use mqbench::scenario::{parse, Overrides, RateParam};
 use std::path::Path;
 
 fn load(text: &str) -> Result<mqbench::scenario::Scenario, mqbench::scenario::ScenarioError> {
-    parse(Path::new("sweep.yaml"), text, &Overrides::default())
+    parse(Path::new("sweep.yaml"), text, &Overrides::default(), &Rules)
 }
 
 #[test]
@@ -63,17 +64,17 @@ fn command_line_overrides() {
         quick: true,
         ..Default::default()
     };
-    let s = parse(Path::new("x.yaml"), text, &o).unwrap();
+    let s = parse(Path::new("x.yaml"), text, &o, &Rules).unwrap();
     assert_eq!(s.points.len(), 2);
     assert!(s.points[0].params.rate.is_max());
     assert_eq!(s.points[0].params.options["drop"], serde_json::json!(0.5));
     assert_eq!(s.points[0].params.duration_s, 2.0);
     assert_eq!(s.points[0].params.warmup_s, 0.5);
     let bad = Overrides { set: vec!["colour=red".into()], ..Default::default() };
-    let e = parse(Path::new("x.yaml"), text, &bad).unwrap_err().to_string();
+    let e = parse(Path::new("x.yaml"), text, &bad, &Rules).unwrap_err().to_string();
     assert!(e.contains("--set colour=red") && e.contains("workload knob"), "{e}");
     let unknown = Overrides { brokers: vec!["kafak".into()], ..Default::default() };
-    let e = parse(Path::new("x.yaml"), text, &unknown).unwrap_err().to_string();
+    let e = parse(Path::new("x.yaml"), text, &unknown, &Rules).unwrap_err().to_string();
     assert!(e.contains("--broker kafak") && e.contains("loopback"), "{e}");
 }
 
@@ -399,7 +400,7 @@ fn the_largest_servable_payload_and_the_slowest_measurable_rate_validate() {
 
 #[test]
 fn missing_file_is_a_clear_error() {
-    let e = mqbench::scenario::load(Path::new("/nonexistent/x.yaml"), &Overrides::default()).unwrap_err();
+    let e = mqbench::scenario::load(Path::new("/nonexistent/x.yaml"), &Overrides::default(), &Rules).unwrap_err();
     assert!(e.to_string().contains("/nonexistent/x.yaml: cannot read scenario file"), "{e}");
 }
 
@@ -410,7 +411,7 @@ fn shipped_scenarios_validate() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "yaml") {
-            mqbench::scenario::load(&path, &Overrides::default()).unwrap_or_else(|e| panic!("{e}"));
+            mqbench::scenario::load(&path, &Overrides::default(), &Rules).unwrap_or_else(|e| panic!("{e}"));
             n += 1;
         }
     }

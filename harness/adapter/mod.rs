@@ -237,6 +237,26 @@ pub fn check_partitions(kind: &str, partitions: u32) -> Result<(), String> {
     })
 }
 
+/// This build's adapters as scenario validation asks them (the scenario
+/// model does not know the adapters; the commands that load a scenario
+/// pass this).
+pub struct Rules;
+
+impl crate::scenario::AdapterRules for Rules {
+    fn names(&self) -> &[&'static str] {
+        ADAPTER_NAMES
+    }
+    fn check_options(&self, adapter: &str, options: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
+        check_options(adapter, options)
+    }
+    fn check_backlog(&self, adapter: &str, options: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
+        check_backlog(adapter, options)
+    }
+    fn check_partitions(&self, adapter: &str, partitions: u32) -> Result<(), String> {
+        check_partitions(adapter, partitions)
+    }
+}
+
 /// Runs a validation check of `kind`'s driver; passes when this build has
 /// no such driver (its points fail with that reason at run time).
 fn check_with(kind: &str, check: impl FnOnce(&dyn Driver) -> Result<(), String>) -> Result<(), String> {

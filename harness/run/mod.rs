@@ -89,7 +89,7 @@ fn record_incident(result: &mut PointResult, incident: provision::Incident) {
 /// goes. Broker failures become failed points; only bad input and an
 /// unwritable results directory are errors.
 pub async fn run(opts: RunOptions) -> anyhow::Result<RunOutcome> {
-    let scenario = scenario::load(&opts.scenario, &opts.overrides)?;
+    let scenario = scenario::load(&opts.scenario, &opts.overrides, &crate::adapter::Rules)?;
     let cancel = CancellationToken::new();
     let c = cancel.clone();
     tokio::spawn(async move {

@@ -209,7 +209,9 @@ mod tests {
 
     fn params(topics: u32, producers: u32) -> Params {
         let text = format!("workload:\n  topics: {topics}\n  producers: {producers}\nbrokers:\n  - name: loopback\n");
-        let s = crate::scenario::parse(std::path::Path::new("t.yaml"), &text, &Default::default()).unwrap();
+        let s =
+            crate::scenario::parse(std::path::Path::new("t.yaml"), &text, &Default::default(), &crate::adapter::Rules)
+                .unwrap();
         s.points[0].params.clone()
     }
 

@@ -1,12 +1,14 @@
 //! Scenario files: the file model, validation with `file:line:col` errors,
 //! command-line overrides and sweep expansion into points.
 
+pub mod adapters;
 pub mod expand;
 pub mod locate;
 pub mod model;
 pub mod point;
 pub mod units;
 
+pub use adapters::AdapterRules;
 use locate::{locate, Step};
 pub use model::{BrokerSpec, OneOrMany, Provision, ScenarioFile, WorkloadSpec};
 pub use point::{BrokerTarget, Params, Point, RateParam, MAX_IN_FLIGHT_BYTES, MAX_PAYLOAD_BYTES, MIN_PAYLOAD_BYTES};
@@ -83,20 +85,26 @@ impl Ctx<'_> {
     }
 }
 
-/// Reads, validates and expands a scenario file.
-pub fn load(file: &Path, overrides: &Overrides) -> Result<Scenario, ScenarioError> {
+/// Reads, validates and expands a scenario file; `adapters` answers what
+/// the file asks of the brokers it names.
+pub fn load(file: &Path, overrides: &Overrides, adapters: &dyn AdapterRules) -> Result<Scenario, ScenarioError> {
     let source = std::fs::read_to_string(file).map_err(|e| ScenarioError {
         file: file.to_path_buf(),
         line: None,
         column: None,
         message: format!("cannot read scenario file: {e}"),
     })?;
-    parse(file, &source, overrides)
+    parse(file, &source, overrides, adapters)
 }
 
 /// Parses scenario text (the file name is used in errors and as the
 /// default name).
-pub fn parse(file: &Path, source: &str, overrides: &Overrides) -> Result<Scenario, ScenarioError> {
+pub fn parse(
+    file: &Path,
+    source: &str,
+    overrides: &Overrides,
+    adapters: &dyn AdapterRules,
+) -> Result<Scenario, ScenarioError> {
     let ctx = Ctx { file, source };
     let mut spec: ScenarioFile = serde_yaml::from_str(source).map_err(|e| {
         let loc = e.location();
@@ -134,13 +142,13 @@ pub fn parse(file: &Path, source: &str, overrides: &Overrides) -> Result<Scenari
         }
         let here = |key: &str| -> Vec<Step> { vec!["brokers".into(), i.into(), key.into()] };
         let adapter = broker.adapter.clone().unwrap_or_else(|| broker.name.clone());
-        if !crate::adapter::ADAPTER_NAMES.contains(&adapter.as_str()) {
+        if !adapters.names().contains(&adapter.as_str()) {
             let key = if broker.adapter.is_some() { "adapter" } else { "name" };
             return Err(ctx.at(
                 &here(key),
                 format!(
                     "unknown adapter `{adapter}`: expected one of {} (set `adapter:` when the name is a label)",
-                    crate::adapter::ADAPTER_NAMES.join(", ")
+                    adapters.names().join(", ")
                 ),
             ));
         }
@@ -172,7 +180,7 @@ pub fn parse(file: &Path, source: &str, overrides: &Overrides) -> Result<Scenari
             }
         };
         for p in &broker_points {
-            check_point(&p.params, &broker.name, &adapter).map_err(|(key, msg)| {
+            check_point(&p.params, &broker.name, &adapter, adapters).map_err(|(key, msg)| {
                 let written = |w: &WorkloadSpec| match key {
                     "rate" => w.rate.is_some(),
                     "partitions" => w.partitions.is_some(),
@@ -184,7 +192,7 @@ pub fn parse(file: &Path, source: &str, overrides: &Overrides) -> Result<Scenari
                 let key = if written(&broker.workload) || written(&spec.workload) { key } else { "payload" };
                 ctx.at(&knob(key, written(&broker.workload)), msg)
             })?;
-            if let Err(msg) = crate::adapter::check_options(&adapter, &p.params.options) {
+            if let Err(msg) = adapters.check_options(&adapter, &p.params.options) {
                 let key = msg.split('`').nth(1).unwrap_or_default().to_string();
                 let path = [here("options"), vec![key.as_str().into()]].concat();
                 return Err(ctx.at(&path, format!("broker `{}`: {msg}", broker.name)));
@@ -198,7 +206,7 @@ pub fn parse(file: &Path, source: &str, overrides: &Overrides) -> Result<Scenari
                 if p.params.subscriptions == 0 {
                     return Err(ctx.at(&at, "`backlog: true` needs consumers to drain it: `subscriptions` is 0"));
                 }
-                if let Err(msg) = crate::adapter::check_backlog(&adapter, &p.params.options) {
+                if let Err(msg) = adapters.check_backlog(&adapter, &p.params.options) {
                     return Err(ctx.at(&at, format!("broker `{}` cannot run `backlog: true`: {msg}", broker.name)));
                 }
             }
@@ -230,7 +238,12 @@ pub fn parse(file: &Path, source: &str, overrides: &Overrides) -> Result<Scenari
 /// Checks one expanded point against what the harness and its adapter can
 /// run; the error names the knob (`rate`, `partitions`, `in_flight`) it is
 /// about.
-fn check_point(p: &Params, broker: &str, adapter: &str) -> Result<(), (&'static str, String)> {
+fn check_point(
+    p: &Params,
+    broker: &str,
+    adapter: &str,
+    adapters: &dyn AdapterRules,
+) -> Result<(), (&'static str, String)> {
     if let Some(total) = p.rate.msgs_per_s() {
         // Producer i sends message k at t0 + k / rate_i: a window shorter
         // than one interval may hold no message at all, and then nothing
@@ -267,8 +280,7 @@ fn check_point(p: &Params, broker: &str, adapter: &str) -> Result<(), (&'static 
             ),
         ));
     }
-    crate::adapter::check_partitions(adapter, p.partitions)
-        .map_err(|m| ("partitions", format!("broker `{broker}`: {m}")))
+    adapters.check_partitions(adapter, p.partitions).map_err(|m| ("partitions", format!("broker `{broker}`: {m}")))
 }
 
 fn check_names(ctx: &Ctx, spec: &ScenarioFile) -> Result<(), ScenarioError> {

@@ -6,6 +6,7 @@
 
 pub mod procs;
 
+use mqbench::adapter::Rules;
 use mqbench::results::ResultsFile;
 use mqbench::run::{run_loaded, RunOptions};
 use mqbench::scenario::{parse, Overrides};
@@ -21,7 +22,7 @@ pub async fn run_scenario(name: &str, text: &str) -> ResultsFile {
 /// As [`run_scenario`], with run options (`out` is set here).
 pub async fn run_scenario_with(name: &str, text: &str, opts: RunOptions) -> ResultsFile {
     let dir = tempfile::tempdir().unwrap();
-    let scenario = parse(Path::new(name), text, &Overrides::default()).unwrap();
+    let scenario = parse(Path::new(name), text, &Overrides::default(), &Rules).unwrap();
     let opts = RunOptions { out: Some(dir.path().to_path_buf()), ..opts };
     let outcome = run_loaded(scenario, opts, CancellationToken::new()).await.unwrap();
     let file = dir.path().join("results.json");

@@ -106,7 +106,7 @@ type Target = (String, String, serde_json::Map<String, serde_json::Value>);
 
 fn targets(names: &[String], scenario_file: Option<&Path>) -> anyhow::Result<(Vec<Target>, bool)> {
     if let Some(file) = scenario_file {
-        let s = scenario::load(file, &Overrides::default())?;
+        let s = scenario::load(file, &Overrides::default(), &crate::adapter::Rules)?;
         let mut out: Vec<Target> = Vec::new();
         for p in s.points.iter().filter(|p| p.broker.provision == Provision::Local) {
             if !out.iter().any(|(n, _, _)| n == &p.broker.name) && (names.is_empty() || names.contains(&p.broker.name))
