@@ -35,7 +35,7 @@ pub struct Dataset<'a> {
     pub points: Vec<Pt<'a>>,
     /// Line label by (input, variant).
     labels: BTreeMap<(usize, String), String>,
-    /// Colour index by line label.
+    /// Order of first appearance by line label.
     colours: BTreeMap<String, usize>,
 }
 
@@ -73,18 +73,10 @@ impl<'a> Dataset<'a> {
         self.labels[&(p.input, variant_of(&p.point.id))].clone()
     }
 
+    /// Where `label` first appears among the points (lines are listed in
+    /// the order the run measured them).
     pub fn colour(&self, label: &str) -> usize {
         self.colours.get(label).copied().unwrap_or(self.colours.len())
-    }
-
-    /// Colour for a published broker: the first measured line that is its
-    /// counterpart, else a colour no measured line uses.
-    pub fn published_colour(&self, broker: &str, order: usize) -> usize {
-        self.points
-            .iter()
-            .find(|p| super::published::counterpart(p.point) == Some(broker))
-            .map(|p| self.colour(&self.label(p)))
-            .unwrap_or(self.colours.len() + order)
     }
 
     pub fn ok(&self) -> impl Iterator<Item = &Pt<'a>> {

@@ -17,15 +17,20 @@ pub struct Figure {
     /// Panels laid out in `cols` columns.
     pub panels: Vec<Panel>,
     pub cols: usize,
-    /// Size in pixels of one panel.
+    /// Size in pixels of one panel's plot; its legend is added below.
     pub panel_size: (u32, u32),
 }
 
 impl Figure {
+    /// Height of the tallest legend among the panels.
+    fn legend_height(&self) -> u32 {
+        self.panels.iter().map(|p| p.legend_height(self.panel_size.0)).max().unwrap_or(0)
+    }
+
     fn size(&self) -> (u32, u32) {
         let cols = self.cols.clamp(1, self.panels.len().max(1));
         let rows = self.panels.len().div_ceil(cols).max(1);
-        (self.panel_size.0 * cols as u32, self.panel_size.1 * rows as u32)
+        (self.panel_size.0 * cols as u32, (self.panel_size.1 + self.legend_height()) * rows as u32)
     }
 
     fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, plotters::coord::Shift>) -> anyhow::Result<()> {
@@ -33,8 +38,9 @@ impl Figure {
         let cols = self.cols.clamp(1, self.panels.len().max(1));
         let rows = self.panels.len().div_ceil(cols).max(1);
         let areas = root.split_evenly((rows, cols));
+        let legend_h = self.legend_height();
         for (panel, area) in self.panels.iter().zip(areas.iter()) {
-            draw_panel(area, panel)?;
+            draw_panel(area, panel, legend_h)?;
         }
         root.present().map_err(err)?;
         Ok(())

@@ -2,6 +2,7 @@
 //! links to the PNG charts beside it, for CI job summaries and pages.
 
 use super::explain::WHY_THEY_DIFFER;
+use super::summary::Summary;
 use super::tables::{self, Table};
 use super::Report;
 use std::fmt::Write;
@@ -11,22 +12,63 @@ fn cell(s: &str) -> String {
 }
 
 pub fn table(out: &mut String, t: &Table) {
-    let _ = writeln!(out, "| {} |", t.headers.iter().map(|h| cell(h)).collect::<Vec<_>>().join(" | "));
+    grid(out, &t.headers, &t.rows);
+}
+
+fn grid(out: &mut String, headers: &[impl AsRef<str>], rows: &[Vec<String>]) {
+    let _ = writeln!(out, "| {} |", headers.iter().map(|h| cell(h.as_ref())).collect::<Vec<_>>().join(" | "));
     let _ = writeln!(
         out,
         "|{}",
-        t.headers.iter().enumerate().map(|(i, _)| if i == 0 { "---|" } else { "---:|" }).collect::<String>()
+        headers.iter().enumerate().map(|(i, _)| if i == 0 { "---|" } else { "---:|" }).collect::<String>()
     );
-    for r in &t.rows {
+    for r in rows {
         let _ = writeln!(out, "| {} |", r.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | "));
     }
     out.push('\n');
 }
 
+/// The summary as a plain table, best figures marked with a trailing `*`.
+fn summary_table(out: &mut String, s: &Summary) {
+    let rows: Vec<Vec<String>> = (0..s.rows.len())
+        .map(|i| {
+            let mut c = s.cells(i);
+            if s.best_throughput(i) {
+                c[2].push_str(" *");
+                c[3].push_str(" *");
+            }
+            for r in 0..s.rates.len() {
+                if s.best_p99(i, r) {
+                    c[5 + 2 * r].push_str(" *");
+                }
+            }
+            c
+        })
+        .collect();
+    grid(out, &s.headers(), &rows);
+}
+
 pub fn render(r: &Report) -> String {
     let ds = &r.dataset;
     let names: Vec<String> = ds.inputs.iter().map(|i| i.results.run.scenario.clone()).collect();
-    let mut o = format!("# mqbench report: {}\n\n## Runs\n\n", names.join(", "));
+    let mut o = format!("# mqbench report: {}\n\n", names.join(", "));
+    if !r.summary.rows.is_empty() {
+        o.push_str("## Summary\n\nPer payload size, each broker: delivered msg/s and MB/s unthrottled, end-to-end latency at each fixed rate (mean over repeats); the best of each payload is marked `*`.\n\n");
+        summary_table(&mut o, &r.summary);
+        for row in r.summary.rows.iter().filter(|row| !row.notes.is_empty()) {
+            for n in &row.notes {
+                let _ = writeln!(
+                    o,
+                    "- {} {}: {}",
+                    cell(&row.broker),
+                    super::plot::fmt_bytes(row.payload_bytes as f64),
+                    cell(n)
+                );
+            }
+        }
+        o.push('\n');
+    }
+    o.push_str("## Runs\n\n");
     table(&mut o, &tables::runs(ds));
     o.push_str("## Plausibility warnings\n\n");
     if r.warnings.is_empty() {

@@ -16,6 +16,7 @@ pub mod plausibility;
 pub mod plot;
 pub mod published;
 pub mod series;
+pub mod summary;
 pub mod tables;
 pub mod throughput;
 
@@ -49,6 +50,8 @@ pub struct Report<'a> {
     pub dataset: Dataset<'a>,
     pub published: Vec<published::Row>,
     pub warnings: Vec<plausibility::Warning>,
+    /// Per broker and payload: the answer, shown first.
+    pub summary: summary::Summary,
     /// Throughput and latency across points.
     pub overview: Vec<Chart>,
     /// Per point (index into `dataset.points`): percentile plot and series.
@@ -103,6 +106,7 @@ pub fn build(inputs: &[Input], mode: PublishedMode) -> Report<'_> {
     let dataset = Dataset::new(inputs);
     let published = published_rows(&dataset, mode);
     let warnings = plausibility::check(&dataset, &published);
+    let summary = summary::build(&dataset, &warnings);
     let mut overview = Vec::new();
     if let Some(f) = throughput::figure(&dataset, &published) {
         overview.push(chart(f));
@@ -119,7 +123,7 @@ pub fn build(inputs: &[Input], mode: PublishedMode) -> Report<'_> {
             (i, charts)
         })
         .collect();
-    Report { dataset, published, warnings, overview, per_point }
+    Report { dataset, published, warnings, summary, overview, per_point }
 }
 
 /// Writes report.html, report.md and charts/*.png|svg into `out`.

@@ -46,7 +46,6 @@ pub fn figure(p: &Pt, index: usize) -> Option<Figure> {
             x: Axis::linear("percentile (log scale of nines)", nines_label).with_range(0.0, 5.0),
             y: Axis::log("latency (ms, log scale)", fmt_plain),
             lines,
-            legend_lower: false,
         }],
         cols: 1,
         panel_size: (760, 440),

@@ -10,6 +10,7 @@
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 /// Okabe & Ito's palette (2008), ordered so the first colours are the most
 /// distinct on white; yellow is last because it is faint on paper. It stays
@@ -29,9 +30,28 @@ pub fn colour(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
-/// How a line is drawn: measured lines are solid with round markers;
-/// published figures are dashed with cross markers, so the two never look
-/// alike even in greyscale print.
+/// Marker shapes, cycled with a period prime to the palette's, so that
+/// series `i` and `j` differ in colour or shape (or both) for the first 40
+/// series, and lines stay apart in greyscale print.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Marker {
+    Circle,
+    Square,
+    Triangle,
+    Diamond,
+    InvertedTriangle,
+}
+
+pub const MARKERS: [Marker; 5] =
+    [Marker::Circle, Marker::Square, Marker::Triangle, Marker::Diamond, Marker::InvertedTriangle];
+
+pub fn marker(i: usize) -> Marker {
+    MARKERS[i % MARKERS.len()]
+}
+
+/// How a line is drawn: measured lines are solid with filled markers (shape
+/// and colour from the line's style index); published figures are dashed
+/// with cross markers, so the two never look alike even in greyscale print.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LineKind {
     Measured,
@@ -45,6 +65,8 @@ pub enum LineKind {
 #[derive(Clone, Debug)]
 pub struct Line {
     pub label: String,
+    /// Style index: colour `colour(i)` and marker `marker(i)`; give each
+    /// line of a panel its own.
     pub colour: usize,
     pub kind: LineKind,
     pub points: Vec<(f64, f64)>,
@@ -113,8 +135,36 @@ pub struct Panel {
     pub x: Axis,
     pub y: Axis,
     pub lines: Vec<Line>,
-    /// Where the legend goes; upper right unless the data sits there.
-    pub legend_lower: bool,
+}
+
+/// Legend geometry: entries below the plot, in as many columns of
+/// `LEGEND_COLUMN` pixels as the panel is wide, so that no entry covers data.
+const LEGEND_ROW: u32 = 20;
+const LEGEND_PAD: u32 = 8;
+/// Sample line and gap before an entry's text.
+const LEGEND_SAMPLE: u32 = 30;
+
+impl Panel {
+    /// Height in pixels the legend takes below the plot of a panel `width`
+    /// pixels wide (0 without lines).
+    pub fn legend_height(&self, width: u32) -> u32 {
+        let n = self.lines.iter().filter(|l| !l.points.is_empty()).count() as u32;
+        if n == 0 {
+            return 0;
+        }
+        n.div_ceil(self.legend_columns(width)) * LEGEND_ROW + 2 * LEGEND_PAD
+    }
+
+    /// Width of one legend column: the longest label (at about 8 px a
+    /// character in the 14 px font) after the sample.
+    fn legend_column(&self) -> u32 {
+        let longest = self.lines.iter().map(|l| l.label.chars().count()).max().unwrap_or(0) as u32;
+        LEGEND_SAMPLE + longest * 8 + 16
+    }
+
+    fn legend_columns(&self, width: u32) -> u32 {
+        (width.saturating_sub(2 * LEGEND_PAD) / self.legend_column()).max(1)
+    }
 }
 
 /// Converts any plotters error to anyhow (their error types are generic
@@ -125,8 +175,36 @@ pub fn err<E: std::fmt::Display>(e: E) -> anyhow::Error {
 
 pub const FONT: &str = "sans-serif";
 
-/// Draws one panel filling `area`.
-pub fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &Panel) -> anyhow::Result<()> {
+/// Draws one panel filling `area`: the plot, and below it its legend in
+/// the bottom `legend_h` pixels (the same for every panel of a figure, so
+/// that plots side by side have the same size).
+pub fn draw_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    panel: &Panel,
+    legend_h: u32,
+) -> anyhow::Result<()> {
+    let (_, h) = area.dim_in_pixel();
+    let legend_h = legend_h.min(h / 2);
+    let (plot, legend) = area.split_vertically(h - legend_h);
+    draw_plot(&plot, panel)?;
+    draw_legend(&legend, panel)
+}
+
+/// The polygon of marker `m` around (0, 0), `None` for a circle.
+fn marker_polygon(m: Marker) -> Option<Vec<(i32, i32)>> {
+    let s = MARKER_SIZE;
+    match m {
+        Marker::Circle => None,
+        Marker::Square => Some(vec![(-s + 1, -s + 1), (s - 1, -s + 1), (s - 1, s - 1), (-s + 1, s - 1)]),
+        Marker::Triangle => Some(vec![(0, -s - 1), (s + 1, s), (-s - 1, s)]),
+        Marker::InvertedTriangle => Some(vec![(0, s + 1), (s + 1, -s), (-s - 1, -s)]),
+        Marker::Diamond => Some(vec![(0, -s - 1), (s + 1, 0), (0, s + 1), (-s - 1, 0)]),
+    }
+}
+
+const MARKER_SIZE: i32 = 4;
+
+fn draw_plot<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &Panel) -> anyhow::Result<()> {
     let lines: Vec<(&Line, Vec<(f64, f64)>)> = panel
         .lines
         .iter()
@@ -176,49 +254,71 @@ pub fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &Pan
         }
         let c = colour(line.colour);
         let solid = ShapeStyle { color: c.to_rgba(), filled: false, stroke_width: 2 };
-        let label = line.label.clone();
         match line.kind {
             LineKind::Measured | LineKind::Curve => {
-                chart
-                    .draw_series(LineSeries::new(pts.clone(), solid))
-                    .map_err(err)?
-                    .label(label)
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], solid));
-                if line.kind == LineKind::Measured {
-                    chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled()))).map_err(err)?;
-                }
+                chart.draw_series(LineSeries::new(pts.clone(), solid)).map_err(err)?;
             }
             LineKind::Published | LineKind::DashedCurve => {
-                chart.draw_series(DashedLineSeries::new(pts.clone(), 8, 5, solid)).map_err(err)?.label(label).legend(
-                    move |(x, y)| {
-                        EmptyElement::at((x, y))
-                            + PathElement::new(vec![(0, 0), (7, 0)], solid)
-                            + PathElement::new(vec![(12, 0), (19, 0)], solid)
-                    },
-                );
-                if line.kind == LineKind::Published {
-                    chart
-                        .draw_series(pts.iter().map(|&p| Cross::new(p, 5, ShapeStyle::from(c).stroke_width(2))))
-                        .map_err(err)?;
-                }
+                chart.draw_series(DashedLineSeries::new(pts.clone(), 8, 5, solid)).map_err(err)?;
             }
         }
+        match line.kind {
+            LineKind::Measured => match marker_polygon(marker(line.colour)) {
+                None => {
+                    chart.draw_series(pts.iter().map(|&p| Circle::new(p, MARKER_SIZE, c.filled()))).map_err(err)?;
+                }
+                Some(shape) => {
+                    chart
+                        .draw_series(pts.iter().map(|&p| EmptyElement::at(p) + Polygon::new(shape.clone(), c.filled())))
+                        .map_err(err)?;
+                }
+            },
+            LineKind::Published => {
+                chart
+                    .draw_series(pts.iter().map(|&p| Cross::new(p, 5, ShapeStyle::from(c).stroke_width(2))))
+                    .map_err(err)?;
+            }
+            LineKind::Curve | LineKind::DashedCurve => {}
+        }
     }
-    if lines.iter().any(|(_, p)| !p.is_empty()) {
-        chart
-            .configure_series_labels()
-            .position(if panel.legend_lower {
-                SeriesLabelPosition::LowerRight
-            } else {
-                SeriesLabelPosition::UpperRight
-            })
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(160, 160, 160))
-            .label_font((FONT, 14))
-            .draw()
-            .map_err(err)?;
-    } else {
+    if lines.iter().all(|(_, p)| p.is_empty()) {
         area.draw(&Text::new("no data for this chart", (40, 60), (FONT, 16))).map_err(err)?;
+    }
+    Ok(())
+}
+
+/// The legend, below the plot: a sample of each line (its stroke and
+/// marker) and its label, in columns.
+fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &Panel) -> anyhow::Result<()> {
+    let (w, _) = area.dim_in_pixel();
+    let cols = panel.legend_columns(w) as usize;
+    let col_w = panel.legend_column() as i32;
+    let shown = panel.lines.iter().filter(|l| !l.points.is_empty());
+    for (i, line) in shown.enumerate() {
+        let x = LEGEND_PAD as i32 + (i % cols) as i32 * col_w;
+        let y = LEGEND_PAD as i32 + (i / cols) as i32 * LEGEND_ROW as i32 + LEGEND_ROW as i32 / 2;
+        let c = colour(line.colour);
+        let solid = ShapeStyle { color: c.to_rgba(), filled: false, stroke_width: 2 };
+        match line.kind {
+            LineKind::Measured | LineKind::Curve => {
+                area.draw(&PathElement::new(vec![(x, y), (x + 24, y)], solid)).map_err(err)?;
+            }
+            LineKind::Published | LineKind::DashedCurve => {
+                area.draw(&PathElement::new(vec![(x, y), (x + 8, y)], solid)).map_err(err)?;
+                area.draw(&PathElement::new(vec![(x + 14, y), (x + 22, y)], solid)).map_err(err)?;
+            }
+        }
+        let mid = (x + 12, y);
+        match line.kind {
+            LineKind::Measured => match marker_polygon(marker(line.colour)) {
+                None => area.draw(&Circle::new(mid, MARKER_SIZE, c.filled())).map_err(err)?,
+                Some(shape) => area.draw(&(EmptyElement::at(mid) + Polygon::new(shape, c.filled()))).map_err(err)?,
+            },
+            LineKind::Published => area.draw(&Cross::new(mid, 5, ShapeStyle::from(c).stroke_width(2))).map_err(err)?,
+            LineKind::Curve | LineKind::DashedCurve => {}
+        }
+        let style = TextStyle::from((FONT, 14).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+        area.draw(&Text::new(line.label.clone(), (x + LEGEND_SAMPLE as i32, y), style)).map_err(err)?;
     }
     Ok(())
 }

@@ -35,7 +35,6 @@ pub fn figure(p: &Pt, index: usize) -> Option<Figure> {
                     line("acknowledged", 1, s, |p| Some(p.acked as f64)),
                     line("received", 2, s, |p| Some(p.received as f64)),
                 ],
-                legend_lower: true,
             },
             Panel {
                 title: format!("{name}: p99 latency per second"),
@@ -46,7 +45,6 @@ pub fn figure(p: &Pt, index: usize) -> Option<Figure> {
                     line("end-to-end p99", 0, s, |p| (p.received > 0).then(|| ms_for_log(p.end_to_end_p99_us))),
                     line("publish p99", 1, s, |p| (p.acked > 0).then(|| ms_for_log(p.publish_p99_us))),
                 ],
-                legend_lower: true,
             },
         ],
         cols: 1,

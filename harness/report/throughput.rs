@@ -22,7 +22,7 @@ pub fn figure(ds: &Dataset, published: &[Row]) -> Option<Figure> {
         if pts.is_empty() {
             continue;
         }
-        let colour = ds.colour(&label);
+        let colour = msgs.len();
         let line = |points| Line { label: label.clone(), colour, kind: LineKind::Measured, points };
         msgs.push(line(mean_by_x(pts.iter().map(|p| (p.0, p.1)))));
         mbs.push(line(mean_by_x(pts.iter().map(|p| (p.0, p.2)))));
@@ -36,9 +36,9 @@ pub fn figure(ds: &Dataset, published: &[Row]) -> Option<Figure> {
             brokers.push(&r.broker);
         }
     }
-    for (i, b) in brokers.iter().enumerate() {
-        let rows: Vec<&Row> = published.iter().filter(|r| r.table == Table::Throughput && r.broker == *b).collect();
-        let colour = ds.published_colour(b, i);
+    for b in brokers {
+        let rows: Vec<&Row> = published.iter().filter(|r| r.table == Table::Throughput && r.broker == b).collect();
+        let colour = msgs.len();
         let line = |points| Line { label: format!("{b} (published)"), colour, kind: LineKind::Published, points };
         msgs.push(line(rows.iter().map(|r| (r.x, r.value)).collect()));
         mbs.push(line(rows.iter().map(|r| (r.x, r.bytes_per_s() / 1e6)).collect()));
@@ -56,17 +56,15 @@ pub fn figure(ds: &Dataset, published: &[Row]) -> Option<Figure> {
                 x: x(),
                 y: Axis::log("throughput (msg/s, log scale)", fmt_count),
                 lines: msgs,
-                legend_lower: true,
             },
             Panel {
                 title: "megabytes per second (1 MB = 10^6 B)".into(),
                 x: x(),
                 y: Axis::log("throughput (MB/s, log scale)", fmt_plain),
                 lines: mbs,
-                legend_lower: true,
             },
         ],
         cols: 2,
-        panel_size: (640, 460),
+        panel_size: (640, 400),
     })
 }
