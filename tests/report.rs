@@ -480,3 +480,217 @@ fn the_latency_chart_plots_the_stored_percentiles() {
     }
     assert_eq!(checked, 3 * 3 * 2, "three panels, three sizes, two rates");
 }
+
+/// The summary row of each broker and payload holds the stored figures:
+/// the unthrottled point's delivered msg/s, the p50 and p99 of each fixed
+/// rate, the loss counts; a broker with a lost message gets a warning
+/// verdict; the best broker of a payload is a broker, never loopback.
+#[test]
+fn the_summary_holds_each_broker_and_payload_figures() {
+    let mut results = fixture();
+    // At 1 KB, redis a quarter and kafka an eighth of loopback's throughput,
+    // with three and five times its p99.
+    let kb: Vec<_> = results.points.iter().filter(|p| p.params.payload_bytes == 1000).cloned().collect();
+    for (broker, slower, software) in [("redis", 4, "redis 7.0.15"), ("kafka", 8, "Apache Kafka 4.1.1")] {
+        for (i, p) in kb.iter().enumerate() {
+            let mut p = p.clone();
+            p.id = p.id.replacen("loopback", broker, 1);
+            p.broker = broker.into();
+            p.adapter = broker.into();
+            p.broker_software = software.into();
+            p.throughput.consume_msgs_per_s /= slower as f64;
+            p.latency_us.end_to_end.p99 *= slower as u64 / 2 + 1;
+            if broker == "redis" && i == 0 {
+                p.counts.lost = 2;
+            }
+            results.points.push(p);
+        }
+    }
+    let inputs = vec![input(results.clone())];
+    let r = report::build(&inputs, PublishedMode::Never);
+    let s = &r.summary;
+    assert_eq!(s.rates, ["1MBps", "15MBps"]);
+    // Three payloads of loopback and one of redis and kafka, by payload.
+    let keys: Vec<(u64, &str)> = s.rows.iter().map(|r| (r.payload_bytes, r.broker.as_str())).collect();
+    assert_eq!(keys, [(10, "loopback"), (1000, "loopback"), (1000, "redis"), (1000, "kafka"), (100_000, "loopback")]);
+    for row in &s.rows {
+        let mine: Vec<_> = results
+            .points
+            .iter()
+            .filter(|p| p.broker == row.broker && p.params.payload_bytes == row.payload_bytes)
+            .collect();
+        let max = mine.iter().find(|p| p.params.rate.is_max()).unwrap();
+        assert_eq!(row.max_msgs_per_s, Some(max.throughput.consume_msgs_per_s / max.params.subscriptions as f64));
+        for (k, rate) in s.rates.iter().enumerate() {
+            let p = mine.iter().find(|p| &p.params.rate_label == rate).unwrap();
+            assert_eq!(
+                row.latency_us[k],
+                Some((p.latency_us.end_to_end.p50, p.latency_us.end_to_end.p99)),
+                "{} {rate}",
+                row.broker
+            );
+        }
+        assert_eq!(row.lost, mine.iter().map(|p| p.counts.lost).sum::<u64>());
+    }
+    let redis_row = s.rows.iter().position(|r| r.broker == "redis").unwrap();
+    assert_eq!(s.rows[redis_row].loss(), "2 lost");
+    assert!(s.rows[redis_row].verdict().contains("warning"), "{}", s.rows[redis_row].verdict());
+    assert!(s.rows[redis_row].notes.iter().any(|n| n.contains("lost")), "{:?}", s.rows[redis_row].notes);
+    // Loopback is faster but is the ceiling: redis is the 1 KB answer.
+    assert!(s.best_throughput(redis_row) && s.best_p99(redis_row, 0) && s.best_p99(redis_row, 1));
+    assert!(!s.best_throughput(redis_row + 1) && !s.best_p99(redis_row + 1, 0));
+    assert!(!s.rows.iter().enumerate().any(|(i, r)| r.broker == "loopback" && s.best_throughput(i)));
+    let answers = s.answers();
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert!(answers[0].starts_with("1 KB: most msg/s: redis"), "{answers:?}");
+
+    // Both reports show it before anything else.
+    let dir = tempfile::tempdir().unwrap();
+    let written = report::write(&inputs, dir.path(), PublishedMode::Never).unwrap();
+    let html = std::fs::read_to_string(&written.html).unwrap();
+    let summary = html.find("<table class=\"summary\">").expect("summary table");
+    assert!(summary < html.find("<figure").unwrap() && summary < html.find("<table class=\"runs\">").unwrap());
+    assert!(html.contains("redis 7.0.15") && html.contains("2 lost"));
+    let md = std::fs::read_to_string(&written.markdown).unwrap();
+    assert!(md.find("## Summary").unwrap() < md.find("## Runs").unwrap());
+    assert!(md.contains("| 1 KB | redis |"), "{md}");
+}
+
+/// A sweep with one fixed rate compares brokers per payload (x = payload
+/// size, a line per broker); every series of a chart has its own colour
+/// and marker, and the legend lies below the plot, not over it.
+#[test]
+fn one_fixed_rate_compares_brokers_by_payload_with_distinct_series() {
+    let mut results = fixture();
+    results.points.retain(|p| p.params.rate_label != "15MBps");
+    let base = results.points.clone();
+    for (k, b) in ["redis", "kafka", "rabbitmq", "artemis", "rabbitmq-amqp1", "activemq", "kafka-2", "redis-2", "x"]
+        .iter()
+        .enumerate()
+    {
+        for p in &base {
+            let mut p = p.clone();
+            p.id = p.id.replacen("loopback", b, 1);
+            p.broker = b.to_string();
+            p.latency_us.end_to_end.p50 += 100 * (k as u64 + 1);
+            results.points.push(p);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    report::write(&[input(results)], dir.path(), PublishedMode::Never).unwrap();
+    let latency = std::fs::read_to_string(dir.path().join("charts/latency.svg")).unwrap();
+    let texts = svg_texts(&latency);
+    assert!(texts.iter().any(|t| t == "payload size (bytes, log scale)"), "x is the payload: {texts:?}");
+    assert!(!texts.iter().any(|t| t.starts_with("producer rate")), "no rate axis for one rate");
+    for b in ["loopback", "redis", "x"] {
+        assert_eq!(texts.iter().filter(|t| *t == b).count(), 3, "one legend entry for {b} per panel");
+    }
+    let d = placed(&latency);
+    // The p50 panel: legend entries are the texts below its x tick labels.
+    let p50_centre = d.texts.iter().find(|t| t.2 == "end-to-end p50").unwrap().0;
+    let in_p50 = |x: f64| x < 2.0 * p50_centre;
+    let ticks_bottom = d
+        .texts
+        .iter()
+        .filter(|t| in_p50(t.0) && (t.2.ends_with(" B") || t.2.ends_with("KB")))
+        .map(|t| t.1)
+        .fold(0.0, f64::max);
+    let legend: Vec<&(f64, f64, String)> =
+        d.texts.iter().filter(|t| in_p50(t.0) && t.1 > ticks_bottom && !t.2.contains("log scale")).collect();
+    assert_eq!(legend.len(), 10, "ten brokers below the plot: {legend:?}");
+    // Each entry: a two-point sample line ending just left of its text, and
+    // a marker at the sample's middle; (colour, marker shape) is unique.
+    let mut styles = Vec::new();
+    for t in &legend {
+        let (stroke, pts) = d
+            .lines
+            .iter()
+            .find(|(_, p)| {
+                p.len() == 2 && p[0].1 == p[1].1 && (p[1].0 - t.0).abs() < 10.0 && (p[0].1 - t.1).abs() < 10.0
+            })
+            .unwrap_or_else(|| panic!("no sample line for {}", t.2));
+        let mid = ((pts[0].0 + pts[1].0) / 2.0, pts[0].1);
+        let (fill, shape) = d
+            .markers
+            .iter()
+            .find(|(_, _, c)| (c.0 - mid.0).abs() < 2.5 && (c.1 - mid.1).abs() < 2.5)
+            .map(|(f, s, _)| (f.clone(), s.clone()))
+            .unwrap_or_else(|| panic!("no marker for {} at {mid:?}", t.2));
+        assert_eq!(&fill, stroke, "{}: marker and line in one colour", t.2);
+        styles.push((stroke.clone(), shape));
+    }
+    let mut unique = styles.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), legend.len(), "two series look alike: {styles:?}");
+    let mut colours: Vec<_> = styles.iter().map(|s| s.0.clone()).collect();
+    colours.sort();
+    colours.dedup();
+    assert_eq!(colours.len(), 8, "ten series use all eight colours: {styles:?}");
+}
+
+/// Texts (x, y, text), polylines (stroke, points) and markers (fill,
+/// shape, centre) of an SVG; a marker's shape is `circle` or its polygon's
+/// vertices relative to their centre.
+struct Placed {
+    texts: Vec<(f64, f64, String)>,
+    lines: Vec<(String, Vec<(f64, f64)>)>,
+    markers: Vec<(String, String, (f64, f64))>,
+}
+
+fn placed(svg: &str) -> Placed {
+    let attr = |e: &quick_xml::events::BytesStart, name: &[u8]| -> Option<String> {
+        e.attributes()
+            .flatten()
+            .find(|a| a.key.as_ref() == name)
+            .map(|a| String::from_utf8_lossy(&a.value).into_owned())
+    };
+    let points = |v: &str| -> Vec<(f64, f64)> {
+        v.split_whitespace()
+            .filter_map(|p| {
+                let (x, y) = p.split_once(',')?;
+                Some((x.parse().ok()?, y.parse().ok()?))
+            })
+            .collect()
+    };
+    let mut reader = quick_xml::Reader::from_str(svg);
+    let mut out = Placed { texts: Vec::new(), lines: Vec::new(), markers: Vec::new() };
+    let mut at: Option<(f64, f64)> = None;
+    loop {
+        match reader.read_event().unwrap() {
+            Event::Start(e) if e.name().as_ref() == b"text" => {
+                let num = |n: &[u8]| attr(&e, n).and_then(|v| v.parse().ok());
+                at = num(b"x").zip(num(b"y"));
+            }
+            Event::Text(t) => {
+                if let Some((x, y)) = at.take() {
+                    out.texts.push((x, y, t.decode().unwrap().trim().to_string()));
+                }
+            }
+            Event::Empty(e) | Event::Start(e) => match e.name().as_ref() {
+                b"polyline" => out
+                    .lines
+                    .push((attr(&e, b"stroke").unwrap_or_default(), points(&attr(&e, b"points").unwrap_or_default()))),
+                b"circle" => {
+                    let num = |n: &[u8]| attr(&e, n).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
+                    out.markers.push((
+                        attr(&e, b"fill").unwrap_or_default(),
+                        "circle".into(),
+                        (num(b"cx"), num(b"cy")),
+                    ));
+                }
+                b"polygon" => {
+                    let p = points(&attr(&e, b"points").unwrap_or_default());
+                    let n = p.len().max(1) as f64;
+                    let c = (p.iter().map(|q| q.0).sum::<f64>() / n, p.iter().map(|q| q.1).sum::<f64>() / n);
+                    let shape: Vec<String> = p.iter().map(|q| format!("{:.0},{:.0}", q.0 - c.0, q.1 - c.1)).collect();
+                    out.markers.push((attr(&e, b"fill").unwrap_or_default(), shape.join(" "), c));
+                }
+                _ => {}
+            },
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    out
+}
