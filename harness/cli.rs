@@ -14,7 +14,20 @@ use std::path::PathBuf;
 #[command(
     name = "mqbench",
     version,
-    about = "Benchmark message brokers: open-loop load, honest latency, every message counted"
+    about = "Benchmark message brokers: open-loop load, honest latency, every message counted",
+    long_about = "Benchmark message brokers: which broker, at which payload sizes and rates, with what \
+                  throughput and latency, and did a change make it worse?\n\n\
+                  A scenario file (YAML) sweeps payload sizes x rates x other knobs over brokers: loopback (the \
+                  harness's own ceiling), redis, kafka, rabbitmq, artemis, activemq, rabbitmq-amqp1. Producers \
+                  are paced open-loop; latency runs from each message's due time; every message is counted \
+                  (lost, duplicated, out of order).",
+    after_long_help = "Quick start (Debian/Ubuntu, in the source tree):\n  \
+                       bash docker/install-brokers.sh && cargo run --release -- run scenarios/quickstart.yaml\n\n\
+                       Output: results/<scenario>-<time>/ (or --out DIR): results.json and results.csv, written \
+                       after every point; report.html (summary first) and report.md with charts/.\n\
+                       Exit codes: 0 ok, 1 error, 2 bad arguments, 3 regression (compare), 128 + signal when \
+                       interrupted (130 for Ctrl-C).\n\
+                       Documentation: README.md and docs/ in the source tree. MQBENCH_LOG=debug prints logs."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -24,6 +37,12 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run every point of a scenario and write results.json, results.csv.
+    ///
+    /// Starts the `provision: local` brokers, runs the points one by one
+    /// (results are on disk after each; a failing broker is a failed point
+    /// and the sweep goes on), stops the brokers and writes report.html and
+    /// report.md. Ctrl-C, SIGTERM or SIGHUP record the running point as
+    /// interrupted, stop the brokers and exit with 128 + the signal.
     Run {
         /// Scenario file (YAML).
         scenario: PathBuf,
@@ -56,18 +75,41 @@ pub enum Command {
         keep_topics: bool,
     },
     /// Write report.html and report.md (with charts) from stored results.
+    ///
+    /// Reads results only, never runs anything. report.html is one
+    /// self-contained file: a summary per broker and payload first
+    /// (throughput, latency at the fixed rates, loss, verdict), then charts,
+    /// the point table, warnings, each point's percentiles and series, the
+    /// environment and the scenario. Give several results files to draw
+    /// their runs together.
     Report(crate::report::commands::ReportArgs),
     /// Compare two results files point by point; exit 3 on a regression.
+    ///
+    /// Points match by id. A change is a regression when it exceeds its
+    /// threshold and, with repeats, the spread between them; a point that
+    /// now fails or is missing is one too. Exit 0 passed, 3 regression, 1
+    /// bad input.
     Compare(crate::report::commands::CompareArgs),
     /// Combine the results of `--shard i/N` workers into one results file.
+    ///
+    /// Counts and histograms add, throughput adds over the common window.
+    /// Shards of different scenarios, a shard given twice or a point
+    /// missing from a shard are refused.
     Merge(crate::report::commands::MergeArgs),
     /// Start or stop local brokers for manual use (`brokers up redis`, `brokers down`).
+    ///
+    /// `up` prints each broker's endpoint, for a `provision: live` scenario
+    /// or another client; they run until `brokers down`.
     Brokers {
         #[command(subcommand)]
         action: crate::provision::local::manual::BrokersCommand,
     },
     /// Check scenario files and list their points without running anything.
+    ///
+    /// Errors name the file, line and column, what is wrong and what would
+    /// be right. Exit 0 when every file is valid, 1 otherwise.
     Validate {
+        /// Scenario files (YAML).
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
         /// Print every point id.
