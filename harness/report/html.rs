@@ -234,7 +234,7 @@ table.summary td.broker,table.summary thead th:nth-child(2){text-align:left}tabl
 table.summary small{color:#666}table.summary td{white-space:nowrap}td.verdict{white-space:normal}\
 table.summary tr.payload>*{border-top:2px solid #888}table.summary th.payload{background:#f8f8f8;vertical-align:middle}\
 td.verdict{text-align:left;max-width:34em}td.verdict details{margin:0}td.verdict ul{margin:.3em 0;padding-left:1.2em;font-size:12px}\
-.wide{overflow-x:auto;max-width:100%}table.points th{white-space:normal}table.points td:first-child{white-space:nowrap}\
+.wide{overflow-x:auto;max-width:100%}table.points{font-size:12px}table.points th,table.points td{padding:3px 4px}table.points th{white-space:normal}table.points td:first-child{white-space:nowrap}\
 figure{margin:.5em 0}svg{max-width:100%;height:auto}figcaption{font-size:13px}\
 .warning{margin:.3em 0}pre{background:#f6f6f6;padding:1em;overflow:auto}details{margin:.5em 0}.error{color:#b00}";
 
