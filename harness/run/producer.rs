@@ -254,8 +254,11 @@ pub async fn run(mut producer: Box<dyn Producer>, plan: ProducerPlan) -> Produce
                         sending = false;
                         st.stop_sending(Some(s), seq, st.plan.deadline);
                     }
+                    // Never before its due time: after the window the
+                    // schedule's last messages may still be due a moment
+                    // later (and the pacer's thread is done with them).
                     if window_over {
-                        s.total.saturating_sub(seq)
+                        s.due_by(now).saturating_sub(seq)
                     } else {
                         p.released().saturating_sub(seq)
                     }
