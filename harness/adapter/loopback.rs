@@ -9,6 +9,9 @@
 //! | `drop`        | 0       | fraction of messages acknowledged but never delivered    |
 //! | `duplicate`   | 0       | fraction delivered twice                                  |
 //! | `reorder`     | 0       | fraction delivered after the producer's next message     |
+//! | `redeliver`   | 0       | fraction delivered again, to the next consumer of each subscription (a redelivery to another consumer) |
+//! | `late`        | 0       | fraction acknowledged at once but delivered `late_by` later |
+//! | `late_by`     | none    | how late (e.g. `500ms`); needed with `late`               |
 //! | `stall_every` | none    | period of broker stalls (e.g. `1s`)                       |
 //! | `stall_for`   | none    | length of each stall (e.g. `200ms`): sends are not acknowledged, nor delivered, until it ends |
 //! | `queue`       | 64 MiB of payload, at most 65,536 | messages buffered per consumer before senders wait (backpressure) |
@@ -16,13 +19,17 @@
 //! Faults are deterministic: a fraction `f` selects exactly
 //! `floor((n + 1) f) - floor(n f)` messages at each sequence number `n` of
 //! each producer, at most one fault per message (drop, then duplicate, then
-//! reorder), and the adapter tallies what it injected in `adapter_stats`.
+//! redeliver, then late, then reorder), and the adapter tallies what it
+//! injected in `adapter_stats`.
 //! A reordered message takes the partition of the message it is swapped
 //! with, so each reorder is exactly one out-of-order delivery.
 //!
 //! Each topic of a point (`topics: N`) has its own queues. `busiest_ms` in
 //! `adapter_stats` is the most messages the "broker" took in one
 //! millisecond over all topics: the size of the bursts producers offer.
+//!
+//! Stamps: a batch is acknowledged as `send` returns (its messages are in
+//! the consumers' queues by then), or, during a stall, when the stall ends.
 
 use super::{Ack, ConnectContext, Consumer, Delivery, Driver, OutMessage, Producer, Session, Topology};
 use crate::scenario::units::Span;
@@ -45,6 +52,12 @@ struct Options {
     duplicate: f64,
     #[serde(default)]
     reorder: f64,
+    #[serde(default)]
+    redeliver: f64,
+    #[serde(default)]
+    late: f64,
+    #[serde(default, with = "span_opt")]
+    late_by: Option<Duration>,
     #[serde(default, with = "span_opt")]
     stall_every: Option<Duration>,
     #[serde(default, with = "span_opt")]
@@ -68,10 +81,19 @@ mod span_opt {
 
 impl Options {
     fn check(&self) -> Result<(), String> {
-        for (name, f) in [("drop", self.drop), ("duplicate", self.duplicate), ("reorder", self.reorder)] {
+        for (name, f) in [
+            ("drop", self.drop),
+            ("duplicate", self.duplicate),
+            ("reorder", self.reorder),
+            ("redeliver", self.redeliver),
+            ("late", self.late),
+        ] {
             if !(0.0..=1.0).contains(&f) {
                 return Err(format!("`{name}` is a fraction between 0 and 1, not {f}"));
             }
+        }
+        if (self.late > 0.0) != self.late_by.is_some() {
+            return Err("`late` and `late_by` go together: give both or neither".into());
         }
         match (self.stall_every, self.stall_for) {
             (Some(every), Some(length)) if length >= every => {
@@ -125,6 +147,8 @@ struct Tallies {
     dropped: AtomicU64,
     duplicated: AtomicU64,
     reordered: AtomicU64,
+    redelivered: AtomicU64,
+    late: AtomicU64,
     stalled_batches: AtomicU64,
     arrivals: Mutex<Arrivals>,
 }
@@ -146,6 +170,16 @@ impl Arrivals {
         self.count += n;
         self.busiest = self.busiest.max(self.count);
     }
+}
+
+/// A batch after fault injection: what goes to the batch's consumer now,
+/// copies for the next consumer of each subscription, and what is
+/// delivered late.
+#[derive(Default)]
+struct Faulted {
+    now: Batch,
+    again: Batch,
+    late: Batch,
 }
 
 type Batch = Vec<Delivery>;
@@ -183,7 +217,7 @@ struct LoopbackSession {
 }
 
 /// Exactly `fraction` of sequence numbers, spread evenly; `salt` keeps the
-/// three faults from landing on the same messages.
+/// faults from landing on the same messages.
 fn selected(seq: u64, fraction: f64, salt: u64) -> bool {
     if fraction <= 0.0 {
         return false;
@@ -254,6 +288,8 @@ impl Session for LoopbackSession {
             "injected_dropped": self.tallies.dropped.load(Ordering::Relaxed),
             "injected_duplicated": self.tallies.duplicated.load(Ordering::Relaxed),
             "injected_reordered": self.tallies.reordered.load(Ordering::Relaxed),
+            "injected_redelivered": self.tallies.redelivered.load(Ordering::Relaxed),
+            "injected_late": self.tallies.late.load(Ordering::Relaxed),
             "stalled_batches": self.tallies.stalled_batches.load(Ordering::Relaxed),
             "busiest_ms": self.tallies.arrivals.lock().unwrap().busiest,
         })
@@ -309,9 +345,10 @@ impl LoopbackProducer {
         (phase >= every - length).then(|| now + (every - phase))
     }
 
-    fn apply_faults(&mut self, batch: &[OutMessage]) -> Batch {
+    fn apply_faults(&mut self, batch: &[OutMessage]) -> Faulted {
         let o = &self.options;
-        let mut out = Vec::with_capacity(batch.len() + 1);
+        let mut f = Faulted { now: Vec::with_capacity(batch.len() + 1), ..Default::default() };
+        let out = &mut f.now;
         for m in batch {
             let d = Delivery { payload: m.payload.clone(), partition: (m.seq % self.partitions) as u32 };
             if selected(m.seq, o.drop, 0) {
@@ -323,6 +360,13 @@ impl LoopbackProducer {
                 self.tallies.duplicated.fetch_add(1, Ordering::Relaxed);
                 out.push(d.clone());
                 out.push(d);
+            } else if selected(m.seq, o.redeliver, 3_000_017) {
+                self.tallies.redelivered.fetch_add(1, Ordering::Relaxed);
+                out.push(d.clone());
+                f.again.push(d);
+            } else if selected(m.seq, o.late, 4_000_037) {
+                self.tallies.late.fetch_add(1, Ordering::Relaxed);
+                f.late.push(d);
             } else if self.held.is_none() && selected(m.seq, o.reorder, 2_000_029) {
                 self.tallies.reordered.fetch_add(1, Ordering::Relaxed);
                 self.held = Some(d);
@@ -335,7 +379,7 @@ impl LoopbackProducer {
                 out.push(h);
             }
         }
-        out
+        f
     }
 }
 
@@ -344,11 +388,24 @@ impl Producer for LoopbackProducer {
     async fn send(&mut self, batch: &[OutMessage], acks: &mut Vec<Ack>) -> anyhow::Result<()> {
         let ms = Instant::now().duration_since(self.started).as_millis() as u64;
         self.tallies.arrivals.lock().unwrap().note(ms, batch.len() as u64);
-        let deliveries = self.apply_faults(batch);
+        let Faulted { now: deliveries, again, late } = self.apply_faults(batch);
         let consumer = self.next_consumer.fetch_add(1, Ordering::Relaxed);
+        if !late.is_empty() {
+            let (shared, by) = (self.shared.clone(), self.options.late_by.unwrap_or_default());
+            tokio::spawn(async move {
+                tokio::time::sleep(by).await;
+                // The consumer is gone only when the point is over.
+                let _ = shared.deliver(consumer, late).await;
+            });
+        }
         if let Some(end) = self.stall_end(Instant::now()) {
             self.tallies.stalled_batches.fetch_add(1, Ordering::Relaxed);
-            self.shared.stalled.lock().await.push((consumer, deliveries));
+            let mut stalled = self.shared.stalled.lock().await;
+            stalled.push((consumer, deliveries));
+            if !again.is_empty() {
+                stalled.push((consumer + 1, again));
+            }
+            drop(stalled);
             let shared = self.shared.clone();
             acks.push(Ack::pending(batch.len(), async move {
                 tokio::time::sleep_until(end).await;
@@ -359,6 +416,9 @@ impl Producer for LoopbackProducer {
         self.shared.flush_stalled().await?;
         if !deliveries.is_empty() {
             self.shared.deliver(consumer, deliveries).await?;
+        }
+        if !again.is_empty() {
+            self.shared.deliver(consumer + 1, again).await?;
         }
         acks.push(Ack::done(batch.len()));
         Ok(())
@@ -431,5 +491,8 @@ mod tests {
         assert!(d.check_options(&opts(serde_json::json!({"dorp": 0.1}))).unwrap_err().contains("`dorp`"));
         assert!(d.check_options(&opts(serde_json::json!({"stall_every": "1s"}))).is_err());
         assert!(d.check_options(&opts(serde_json::json!({"stall_every": "1s", "stall_for": "2s"}))).is_err());
+        assert!(d.check_options(&opts(serde_json::json!({"late": 0.1}))).unwrap_err().contains("`late_by`"));
+        assert!(d.check_options(&opts(serde_json::json!({"late": 0.1, "late_by": "1s"}))).is_ok());
+        assert!(d.check_options(&opts(serde_json::json!({"redeliver": 2}))).unwrap_err().contains("`redeliver`"));
     }
 }

@@ -23,6 +23,9 @@ pub struct ProducerLedger {
     pub acked: SeqSet,
     /// Measured messages whose send or acknowledgement failed.
     pub failed: u64,
+    /// Measured messages never sent (behind schedule, or stopped by an
+    /// error): not in `measured`, which holds what was sent.
+    pub unsent: u64,
 }
 
 impl ProducerLedger {
@@ -124,6 +127,9 @@ pub struct Counts {
     pub lost: u64,
     pub duplicated: u64,
     pub out_of_order: u64,
+    /// Measured messages never sent (not part of `sent`).
+    #[serde(default)]
+    pub unsent: u64,
     #[serde(default)]
     pub corrupt: u64,
     #[serde(default)]
@@ -139,6 +145,7 @@ impl Counts {
         self.lost += o.lost;
         self.duplicated += o.duplicated;
         self.out_of_order += o.out_of_order;
+        self.unsent += o.unsent;
         self.corrupt += o.corrupt;
         self.foreign += o.foreign;
     }
@@ -172,6 +179,14 @@ pub struct Accounting {
     pub out_of_order_by_partition: BTreeMap<u32, u64>,
 }
 
+/// Whether any consumer of `subscription` received `seq` of `producer`.
+pub fn received_by(consumers: &[ConsumerLedger], subscription: u32, producer: u32, seq: u64) -> bool {
+    consumers
+        .iter()
+        .filter(|c| c.subscription == subscription)
+        .any(|c| c.received.get(producer as usize).is_some_and(|s| s.contains(seq)))
+}
+
 /// Combines ledgers into exact counts.
 pub fn account(producers: &[ProducerLedger], consumers: &[ConsumerLedger], subscriptions: u32) -> Accounting {
     let np = producers.len();
@@ -183,6 +198,7 @@ pub fn account(producers: &[ProducerLedger], consumers: &[ConsumerLedger], subsc
                 sent: p.sent(),
                 acked: p.acked.count_in(p.measured.start, p.measured.end),
                 failed: p.failed,
+                unsent: p.unsent,
                 ..Default::default()
             },
         })

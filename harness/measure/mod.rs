@@ -11,4 +11,5 @@ pub mod series;
 pub use accounting::{account, Accounting, ConsumerLedger, Counts, Delivered, ProducerLedger};
 pub use histogram::{LatencyHistogram, LatencySummary};
 pub use payload::{BodyPool, Header};
+pub use seqset::SeqSet;
 pub use series::{Series, SeriesPoint};

@@ -23,6 +23,23 @@
 //! repeat for a compressor to find within 16 MB, and building or checking
 //! it reads the pool in order. (Random offsets per message made every body
 //! copy a cache miss: at 1 KB that copy was a sixth of the harness's CPU.)
+//!
+//! What a receiver can check, and what it cannot:
+//! - every body byte after the header, against the pool (`corrupt`);
+//! - a copy of the wrong length whose header and first filler bytes are
+//!   ours (at least [`MIN_PREFIX`] of them) is a truncated or extended copy
+//!   of our message: `corrupt`; anything else of the wrong length is
+//!   `foreign` (another point's, or not mqbench's);
+//! - the header against the schedule ([`Plausible`]): a due time before the
+//!   run began or after its receipt is impossible, and a paced producer's
+//!   message k is due in `[t0 + k * interval, t0 + (k + 1) * interval)`, so a
+//!   changed sequence number or due time of a paced message is `corrupt`
+//!   (not a phantom receipt plus a loss);
+//! - not: bodies of 20 B and less have no filler after the header (10 to
+//!   19 B: at most 9 B), so their bytes beyond the header prove little;
+//!   and unthrottled messages have no schedule, so a changed sequence
+//!   number of an unthrottled header-only body, or a due time changed
+//!   within the run, is taken as it reads.
 
 use bytes::{BufMut, Bytes, BytesMut};
 use rand::{RngCore, SeedableRng};
@@ -38,6 +55,10 @@ const COMPACT_SEQ_LIMIT: u64 = 1 << 32;
 const DUE_MASK_40: u64 = (1 << 40) - 1;
 const POOL_SEED: u64 = 0x6d71_6265_6e63_6821;
 const MIN_POOL_LEN: usize = 16 << 20;
+/// Filler bytes a wrong-length copy must share with our body to count as a
+/// damaged copy of it rather than a foreign message (a chance match of
+/// random bytes: 2^-64).
+pub const MIN_PREFIX: usize = 8;
 
 /// What a body says about itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,9 +163,35 @@ impl BodyPool {
     /// due time of compact headers. With `verify`, compares the body bytes.
     pub fn decode(&self, body: &[u8], now_us: u64, verify: bool) -> Result<Header, DecodeError> {
         if body.len() != self.payload_len {
-            return Err(DecodeError::WrongLength);
+            return Err(self.wrong_length(body, now_us));
         }
-        let h = if self.header_len() == FULL_HEADER_LEN {
+        let h = self.header(body, now_us);
+        if verify && &body[self.header_len()..] != self.filler(h.producer, h.seq) {
+            return Err(DecodeError::Corrupt);
+        }
+        Ok(h)
+    }
+
+    /// A body of the wrong length: a damaged copy of ours when its header
+    /// and at least [`MIN_PREFIX`] filler bytes after it match, foreign
+    /// otherwise.
+    fn wrong_length(&self, body: &[u8], now_us: u64) -> DecodeError {
+        let hl = self.header_len();
+        let overlap = body.len().min(self.payload_len).saturating_sub(hl);
+        if overlap < MIN_PREFIX {
+            return DecodeError::WrongLength;
+        }
+        let h = self.header(&body[..hl], now_us);
+        if body[hl..hl + overlap] == self.filler(h.producer, h.seq)[..overlap] {
+            DecodeError::Corrupt
+        } else {
+            DecodeError::WrongLength
+        }
+    }
+
+    /// Reads the header at the start of `body` (at least a header long).
+    fn header(&self, body: &[u8], now_us: u64) -> Header {
+        if self.header_len() == FULL_HEADER_LEN {
             Header {
                 producer: u32::from_le_bytes(body[0..4].try_into().unwrap()),
                 seq: u64::from_le_bytes(body[4..12].try_into().unwrap()),
@@ -161,11 +208,39 @@ impl BodyPool {
                 seq: u32::from_le_bytes(body[1..5].try_into().unwrap()) as u64,
                 due_us: now_us.wrapping_sub(back),
             }
-        };
-        if verify && &body[self.header_len()..] != self.filler(h.producer, h.seq) {
-            return Err(DecodeError::Corrupt);
         }
-        Ok(h)
+    }
+}
+
+/// What a header must agree with: the run's start and, for paced
+/// producers, their schedule. Due times come from the receiver's own clock
+/// (a worker's consumers read only its own producers' topic), so a due time
+/// after the receipt is impossible.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Plausible {
+    /// Start of the schedule (µs since the Unix epoch); nothing is due
+    /// before it.
+    pub t0_us: u64,
+    /// A paced producer's interval between messages, in ns (`None`
+    /// unthrottled): message k is due within one interval of
+    /// `t0 + k * interval`, whatever phase the producer has.
+    pub interval_ns: Option<f64>,
+}
+
+impl Plausible {
+    /// True when `h` can be a message of this run received at `now_us`.
+    pub fn check(&self, h: &Header, now_us: u64) -> bool {
+        if h.due_us < self.t0_us || h.due_us > now_us {
+            return false;
+        }
+        match self.interval_ns {
+            None => true,
+            Some(ns) => {
+                // Rounding of due times to whole ns and µs: a few µs.
+                let offset_us = (h.due_us - self.t0_us) as f64 - h.seq as f64 * ns / 1e3;
+                (-2.0..ns / 1e3 + 2.0).contains(&offset_us)
+            }
+        }
     }
 }
 
@@ -194,6 +269,45 @@ mod tests {
         assert_eq!(pool.decode(&b, 3_000_001, true), Err(DecodeError::Corrupt));
         assert!(pool.decode(&b, 3_000_001, false).is_ok());
         assert_eq!(pool.decode(&b[..99], 3_000_001, true), Err(DecodeError::WrongLength));
+    }
+
+    #[test]
+    fn a_truncated_copy_of_ours_is_corrupt_and_a_stranger_is_foreign() {
+        let pool = BodyPool::new(100);
+        let h = Header { producer: 1, seq: 2, due_us: 3_000_000 };
+        let b = pool.encode(h);
+        assert_eq!(pool.decode(&b[..60], 3_000_001, true), Err(DecodeError::Corrupt));
+        let mut longer = b.to_vec();
+        longer.extend_from_slice(b"tail");
+        assert_eq!(pool.decode(&longer, 3_000_001, true), Err(DecodeError::Corrupt));
+        // Too short to tell, or not our bytes: foreign.
+        assert_eq!(pool.decode(&b[..FULL_HEADER_LEN + 4], 3_000_001, true), Err(DecodeError::WrongLength));
+        let stranger = vec![0x55u8; 60];
+        assert_eq!(pool.decode(&stranger, 3_000_001, true), Err(DecodeError::WrongLength));
+    }
+
+    #[test]
+    fn headers_are_checked_against_the_schedule() {
+        let t0 = 1_764_000_000_000_000u64;
+        // 1000 msg/s: message k is due at t0 + k ms (plus a phase under 1 ms).
+        let paced = Plausible { t0_us: t0, interval_ns: Some(1e6) };
+        let ok = Header { producer: 0, seq: 40, due_us: t0 + 40_000 + 300 };
+        assert!(paced.check(&ok, t0 + 50_000));
+        // A flipped sequence bit (40 -> 41, 40 -> 8) or due time bit.
+        assert!(!paced.check(&Header { seq: 41, ..ok }, t0 + 50_000));
+        assert!(!paced.check(&Header { seq: 8, ..ok }, t0 + 50_000));
+        assert!(!paced.check(&Header { due_us: ok.due_us ^ (1 << 12), ..ok }, t0 + 50_000));
+        // Due after its receipt, or before the run: impossible either way.
+        assert!(!paced.check(&ok, t0 + 40_000));
+        let free = Plausible { t0_us: t0, interval_ns: None };
+        assert!(free.check(&Header { seq: 1 << 30, ..ok }, t0 + 50_000));
+        assert!(!free.check(&Header { due_us: t0 - 1, ..ok }, t0 + 50_000));
+        // A 10 B body's flipped sequence number is caught the same way.
+        let pool = BodyPool::new(10);
+        let mut b = pool.encode(ok).to_vec();
+        b[1] ^= 1;
+        let h = pool.decode(&b, t0 + 50_000, true).unwrap();
+        assert!(!paced.check(&h, t0 + 50_000));
     }
 
     #[test]

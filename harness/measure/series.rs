@@ -59,12 +59,16 @@ impl Series {
 
     /// The series as results record it. Bucket 0 starts `lead_s` (a whole
     /// number of seconds) before the window opens, so bucket edges fall on
-    /// the window's start.
-    pub fn points(&self, lead_s: f64, duration_s: f64) -> Vec<SeriesPoint> {
+    /// the window's start. `subscriptions` turns acknowledgements into the
+    /// receipts they are owed (each subscription gets every message).
+    pub fn points(&self, lead_s: f64, duration_s: f64, subscriptions: u32) -> Vec<SeriesPoint> {
+        let (mut owed, mut got) = (0u64, 0u64);
         self.buckets
             .iter()
             .enumerate()
             .map(|(i, b)| {
+                owed += b.acked * subscriptions as u64;
+                got += b.received;
                 let t_s = i as f64 - lead_s;
                 let phase = if t_s < 0.0 {
                     "warmup"
@@ -79,6 +83,7 @@ impl Series {
                     sent: b.sent,
                     acked: b.acked,
                     received: b.received,
+                    backlog: owed.saturating_sub(got),
                     publish_p99_us: b.publish.quantile(0.99),
                     end_to_end_p50_us: b.end_to_end.quantile(0.50),
                     end_to_end_p99_us: b.end_to_end.quantile(0.99),
@@ -100,7 +105,33 @@ pub struct SeriesPoint {
     pub sent: u64,
     pub acked: u64,
     pub received: u64,
+    /// At the end of this second: messages acknowledged so far that have
+    /// not reached a subscription yet, summed over subscriptions (a
+    /// consumer that lags shows as a backlog that grows).
+    #[serde(default)]
+    pub backlog: u64,
     pub publish_p99_us: u64,
     pub end_to_end_p50_us: u64,
     pub end_to_end_p99_us: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backlog_is_what_was_acknowledged_and_not_yet_received() {
+        let mut s = Series::default();
+        // Two subscriptions; 100 acknowledged a second; the consumers read
+        // 150, 150, then catch up with 300.
+        for (i, received) in [150, 150, 300].into_iter().enumerate() {
+            let b = s.at(i);
+            b.acked = 100;
+            b.received = received;
+        }
+        let backlog: Vec<u64> = s.points(0.0, 3.0, 2).iter().map(|p| p.backlog).collect();
+        assert_eq!(backlog, [50, 100, 0]);
+        // Produce only: nothing is owed.
+        assert!(s.points(0.0, 3.0, 0).iter().all(|p| p.backlog == 0));
+    }
 }

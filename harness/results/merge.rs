@@ -202,8 +202,9 @@ fn merge_point(parts: &[&PointResult], min_overlap: f64) -> Result<PointResult, 
         }
     }
     let mut out = p0.clone();
-    let (mut publish, mut service, mut e2e) =
-        (LatencyHistogram::new(), LatencyHistogram::new(), LatencyHistogram::new());
+    let (mut publish, mut service, mut e2e, mut redelivered) =
+        (LatencyHistogram::new(), LatencyHistogram::new(), LatencyHistogram::new(), LatencyHistogram::new());
+    let mut lower_bounds = crate::results::LowerBounds::default();
     let mut counts = crate::measure::Counts::default();
     let mut by_producer = Vec::new();
     let mut by_sub: BTreeMap<u32, SubscriptionCounts> = BTreeMap::new();
@@ -221,6 +222,11 @@ fn merge_point(parts: &[&PointResult], min_overlap: f64) -> Result<PointResult, 
         publish.add(&hist(p, b, &p.histograms.publish)?);
         service.add(&hist(p, b, &p.histograms.service)?);
         e2e.add(&hist(p, b, &p.histograms.end_to_end)?);
+        if !p.histograms.redelivered.is_empty() {
+            redelivered.add(&hist(p, b, &p.histograms.redelivered)?);
+        }
+        lower_bounds.publish += p.lower_bounds.publish;
+        lower_bounds.end_to_end += p.lower_bounds.end_to_end;
         counts.add(&p.counts);
         by_producer.extend(p.by_producer.iter().cloned());
         for s in &p.by_subscription {
@@ -257,6 +263,7 @@ fn merge_point(parts: &[&PointResult], min_overlap: f64) -> Result<PointResult, 
             e.sent += s.sent;
             e.acked += s.acked;
             e.received += s.received;
+            e.backlog += s.backlog;
             e.publish_p99_us = e.publish_p99_us.max(s.publish_p99_us);
             e.end_to_end_p50_us = e.end_to_end_p50_us.max(s.end_to_end_p50_us);
             e.end_to_end_p99_us = e.end_to_end_p99_us.max(s.end_to_end_p99_us);
@@ -330,8 +337,15 @@ fn merge_point(parts: &[&PointResult], min_overlap: f64) -> Result<PointResult, 
         service: service.summary(),
         end_to_end: e2e.summary(),
         schedule_delay: bound(&parts.iter().map(|p| &p.latency_us.schedule_delay).collect::<Vec<_>>()),
+        redelivered: redelivered.summary(),
     };
-    out.histograms = Histograms { publish: publish.encode(), service: service.encode(), end_to_end: e2e.encode() };
+    out.histograms = Histograms {
+        publish: publish.encode(),
+        service: service.encode(),
+        end_to_end: e2e.encode(),
+        redelivered: redelivered.encode(),
+    };
+    out.lower_bounds = lower_bounds;
     out.series = series.into_values().collect();
     out.warnings = warnings;
     out.errors = errors;

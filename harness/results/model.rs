@@ -110,6 +110,9 @@ pub struct PointResult {
     pub throughput: Throughput,
     pub latency_us: Latencies,
     pub histograms: Histograms,
+    /// Samples of `publish` and `end_to_end` that are lower bounds.
+    #[serde(default)]
+    pub lower_bounds: LowerBounds,
     pub series: Vec<SeriesPoint>,
     pub warnings: Vec<String>,
     /// Send and acknowledgement errors, counted by message.
@@ -154,8 +157,10 @@ pub struct Throughput {
     /// own clock: the achieved send rate, to compare with the target.
     #[serde(default)]
     pub send_msgs_per_s: f64,
-    /// Measured messages received while the window was open (all
-    /// subscriptions), per second: warm-up backlog does not count.
+    /// Messages received while the window was open (first copies in each
+    /// subscription, all subscriptions, whatever their due time), per
+    /// second of the window: the rate at which the consumers read. A
+    /// backlog point's figure is its catch-up rate instead (see README).
     pub consume_msgs_per_s: f64,
     pub consume_bytes_per_s: f64,
 }
@@ -171,6 +176,22 @@ pub struct Latencies {
     /// Actual send minus due time: how far the producers fell behind.
     #[serde(default)]
     pub schedule_delay: LatencySummary,
+    /// Due time to receipt of every further copy of a measured message in
+    /// a subscription (a redelivery, at the same consumer or another one):
+    /// `end_to_end` has first copies only.
+    #[serde(default)]
+    pub redelivered: LatencySummary,
+}
+
+/// How many samples of a histogram are lower bounds: messages due in the
+/// window that were never sent, or not acknowledged (publish) or neither
+/// acknowledged nor received (end-to-end, per subscription) by the
+/// deadline, recorded with their time outstanding until the deadline, so a
+/// stall at the end of the window shows as one in its middle does.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct LowerBounds {
+    pub publish: u64,
+    pub end_to_end: u64,
 }
 
 /// Base64 of the HdrHistogram V2 deflate encoding of each.
@@ -179,6 +200,8 @@ pub struct Histograms {
     pub publish: String,
     pub service: String,
     pub end_to_end: String,
+    #[serde(default)]
+    pub redelivered: String,
 }
 
 /// CPU seconds and peak resident memory of the harness and of each broker

@@ -1,11 +1,18 @@
 //! The consumer task: takes deliveries, checks each body, and records
 //! end-to-end latency from the message's due time.
+//!
+//! Only the first copy of a message in a subscription (at whichever of its
+//! consumers it arrives first) is an end-to-end sample; every further copy
+//! of a measured message, at the same consumer or another one of the
+//! subscription, goes to the `redelivered` histogram instead, so that
+//! redeliveries neither inflate the end-to-end tail nor go unseen.
 
 use super::clock::{micros_between, Clock};
 use super::live::Live;
 use crate::adapter::{Consumer, Delivery};
 use crate::measure::payload::DecodeError;
-use crate::measure::{BodyPool, ConsumerLedger, Delivered, LatencyHistogram, Series};
+use crate::measure::payload::Plausible;
+use crate::measure::{BodyPool, ConsumerLedger, Delivered, Header, LatencyHistogram, Series};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,12 +29,19 @@ pub struct ConsumerPlan {
     /// The producers of this consumer's topic: ids `first_producer ..
     /// first_producer + producers` (other ids are `foreign`).
     pub first_producer: u32,
+    /// Where this consumer's topic and subscription keep what they
+    /// received in `live.seen` ([`Live::slot`]).
+    pub slot: usize,
+    /// Subscriptions per topic.
+    pub subscriptions: u32,
     pub producers: u32,
     pub clock: Clock,
     /// Start of the per-second series (see `ProducerPlan`).
     pub series_origin: Instant,
     pub window_start: Instant,
     pub window_end: Instant,
+    /// What a body's header must agree with (see [`Plausible`]).
+    pub plausible: Plausible,
     pub pool: BodyPool,
     /// Compare every body byte with what was sent.
     pub verify: bool,
@@ -37,12 +51,16 @@ pub struct ConsumerPlan {
 #[derive(Default)]
 pub struct ConsumerReport {
     pub ledger: ConsumerLedger,
+    /// First copies of measured messages in the subscription.
     pub end_to_end: LatencyHistogram,
+    /// Further copies of measured messages in the subscription.
+    pub redelivered: LatencyHistogram,
     pub series: Series,
-    /// Measured messages (due in the window) received while the window was
-    /// open: the consume rate, free of warm-up backlog.
-    pub received_in_window: u64,
-    /// Every distinct message received, measured or not.
+    /// Messages (first copies in the subscription, whatever their due time)
+    /// received while the window was open: the consume rate.
+    pub received_while_open: u64,
+    /// Every message received (first copies in the subscription), measured
+    /// or not.
     pub received_total: u64,
     /// When the first and the last of them arrived.
     pub first_received_at: Option<Instant>,
@@ -58,7 +76,7 @@ pub async fn run(mut consumer: Box<dyn Consumer>, plan: ConsumerPlan, stop: Canc
     let mut recent = LatencyHistogram::new();
     let mut last_live = Instant::now();
     let mut buf: Vec<Delivery> = Vec::with_capacity(4096);
-    let mut seen = 0u64;
+    let mut seen_count = 0u64;
     loop {
         tokio::select! {
             biased;
@@ -74,7 +92,9 @@ pub async fn run(mut consumer: Box<dyn Consumer>, plan: ConsumerPlan, stop: Canc
         let now_us = plan.clock.unix_us(now);
         let in_window = now >= plan.window_start && now < plan.window_end;
         let bucket = report.series.at(micros_between(plan.series_origin, now) as usize / 1_000_000);
-        let mut fresh = 0u64;
+        // First copies at this consumer: whether they are the first in the
+        // subscription is settled under its lock, once per batch.
+        let mut firsts: Vec<Header> = Vec::with_capacity(buf.len());
         for d in buf.drain(..) {
             let h = match plan.pool.decode(&d.payload, now_us, plan.verify) {
                 Ok(mut h) if h.producer.wrapping_sub(plan.first_producer) < plan.producers => {
@@ -91,24 +111,46 @@ pub async fn run(mut consumer: Box<dyn Consumer>, plan: ConsumerPlan, stop: Canc
                     continue;
                 }
             };
-            let measured = h.due_us >= ws && h.due_us < we;
-            if report.ledger.record(h.producer, h.seq, d.partition, measured) == Delivered::Duplicate {
+            if !plan.plausible.check(&h, now_us) {
+                report.ledger.corrupt += 1;
                 continue;
             }
-            fresh += 1;
-            let latency = now_us.saturating_sub(h.due_us);
-            if measured {
-                report.end_to_end.record(latency);
-                if in_window {
-                    report.received_in_window += 1;
+            let measured = h.due_us >= ws && h.due_us < we;
+            if report.ledger.record(h.producer, h.seq, d.partition, measured) == Delivered::Duplicate {
+                if measured {
+                    report.redelivered.record(now_us.saturating_sub(h.due_us));
+                }
+                continue;
+            }
+            firsts.push(h);
+        }
+        let mut fresh = 0u64;
+        if !firsts.is_empty() {
+            let mut seen = plan.live.seen[plan.slot].lock().unwrap();
+            for h in firsts {
+                let measured = h.due_us >= ws && h.due_us < we;
+                let latency = now_us.saturating_sub(h.due_us);
+                if !seen[h.producer as usize].insert(h.seq) {
+                    // Another consumer of the subscription had it first.
+                    if measured {
+                        report.redelivered.record(latency);
+                    }
+                    continue;
+                }
+                fresh += 1;
+                if measured {
+                    report.end_to_end.record(latency);
+                }
+                bucket.end_to_end.record(latency);
+                // The live display's p99 needs a sample, not every message.
+                seen_count += 1;
+                if seen_count % LIVE_SAMPLE == 0 {
+                    recent.record(latency);
                 }
             }
-            bucket.end_to_end.record(latency);
-            // The live display's p99 needs a sample, not every message.
-            seen += 1;
-            if seen % LIVE_SAMPLE == 0 {
-                recent.record(latency);
-            }
+        }
+        if in_window {
+            report.received_while_open += fresh;
         }
         bucket.received += fresh;
         if fresh > 0 {
@@ -117,7 +159,6 @@ pub async fn run(mut consumer: Box<dyn Consumer>, plan: ConsumerPlan, stop: Canc
             report.last_received_at = Some(now);
         }
         plan.live.received.fetch_add(fresh, Ordering::Relaxed);
-        plan.live.received_by_subscription[plan.subscription as usize].fetch_add(fresh, Ordering::Relaxed);
         if now.duration_since(last_live) >= LIVE_EVERY {
             plan.live.recent.lock().unwrap().add(&recent);
             recent = LatencyHistogram::new();

@@ -5,12 +5,14 @@
 use super::clock::Clock;
 use super::consumer::{self, ConsumerPlan, ConsumerReport};
 use super::live::Live;
+use super::pacer::Schedule;
 use super::producer::{self, ProducerPlan, ProducerReport};
 use super::topics::TopicPlan;
 use super::usage::Usage;
 use crate::adapter::{self, ConnectContext, Session};
+use crate::measure::payload::Plausible;
 use crate::measure::{BodyPool, LatencyHistogram, Series};
-use crate::results::{Histograms, Latencies, PointResult, Resources, Status, Throughput};
+use crate::results::{Histograms, Latencies, LowerBounds, PointResult, Resources, Status, Throughput};
 use crate::scenario::Point;
 use crate::system::resources::{sample_self, sample_tree};
 use anyhow::{anyhow, Context};
@@ -22,8 +24,13 @@ use tokio_util::sync::CancellationToken;
 
 /// Longest wait for connect, prepare, cleanup and consumer readiness.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(60);
-/// How often the progress callback is called.
+/// How often the progress callback is called (and the drain checks whether
+/// everything has arrived).
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+/// Least time after the window closes that a producer behind schedule may
+/// still send messages due in it; it may take up to half the drain, leaving
+/// the other half for them to be acknowledged and delivered.
+const SEND_GRACE: Duration = Duration::from_millis(50);
 
 /// A live view of a running point, for the progress display.
 #[derive(Clone, Debug, Default)]
@@ -82,6 +89,7 @@ pub fn failed_result(point: &Point, error: String, software: String) -> PointRes
         throughput: Throughput::default(),
         latency_us: Latencies::default(),
         histograms: Histograms::default(),
+        lower_bounds: Default::default(),
         series: vec![],
         warnings: vec![],
         errors: Default::default(),
@@ -151,7 +159,7 @@ async fn measure(
     let p = &point.params;
     super::topics::each(topologies, "preparing", |t| session.prepare(t)).await?;
     let pool = BodyPool::new(p.payload_bytes as usize);
-    let live = Arc::new(Live::new(p.subscriptions));
+    let live = Arc::new(Live::new(p.topics, p.subscriptions, p.producers));
     let clock = Clock::new();
 
     // A backlog point attaches its consumers once the producers are done.
@@ -178,14 +186,21 @@ async fn measure(
     // Consumers stop when this point ends however it ends: an early `?`
     // or a panic below must not leave them reading in the background.
     let _stop_on_exit = stop.clone().drop_guard();
+    let per_producer = p.rate.msgs_per_s().map(|r| r / p.all_producers() as f64);
     let consumer_plan = ConsumerPlan {
         subscription: 0,
         first_producer: 0,
+        slot: 0,
+        subscriptions: p.subscriptions,
         producers: p.producers,
         clock,
         series_origin,
         window_start,
         window_end,
+        plausible: Plausible {
+            t0_us: clock.unix_us(t0),
+            interval_ns: per_producer.map(|r| Schedule::new(t0, r, Duration::ZERO).interval_ns),
+        },
         pool: pool.clone(),
         verify: true,
         live: live.clone(),
@@ -194,8 +209,8 @@ async fn measure(
     // Backlog points: when the consumers attached and started draining.
     let mut drain_started: Option<Instant> = None;
     let mut deadline = deadline;
-    let per_producer = p.rate.msgs_per_s().map(|r| r / p.all_producers() as f64);
     let producer_topics: Vec<u32> = producers.iter().map(|(i, _)| i / p.producers).collect();
+    let send_until = window_end + SEND_GRACE.max(p.drain() / 2);
     let producer_tasks: Vec<_> = producers
         .into_iter()
         .map(|(i, prod)| {
@@ -207,6 +222,7 @@ async fn measure(
                 series_origin,
                 window_start,
                 window_end,
+                send_until,
                 deadline,
                 msgs_per_s: per_producer,
                 in_flight: p.in_flight as usize,
@@ -221,7 +237,7 @@ async fn measure(
     let total = deadline.duration_since(t0);
     let (mut harness_use, mut broker_use) = (Usage::default(), Usage::default());
     let (mut last_sent, mut last_received, mut last_tick) = (0u64, 0u64, Instant::now());
-    let mut expected: Option<u64> = None;
+    let mut acked: Option<Vec<crate::measure::ProducerLedger>> = None;
     let mut producer_reports: Vec<ProducerReport> = Vec::new();
     let mut producer_tasks = Some(producer_tasks);
     let mut interrupted = false;
@@ -264,7 +280,7 @@ async fn measure(
             for h in producer_tasks.take().unwrap() {
                 producer_reports.push(h.await.map_err(|e| anyhow!("producer task failed: {e}"))?);
             }
-            expected = Some(producer_reports.iter().map(|r| r.acked_total).sum());
+            acked = Some(producer_reports.iter().map(|r| r.ledger.clone()).collect());
             if p.backlog {
                 let consumers = attach_consumers(p, session, topologies, target).await?;
                 let now = Instant::now();
@@ -273,8 +289,8 @@ async fn measure(
                 consumer_tasks = spawn_consumers(consumers, &consumer_plan, &stop);
             }
         }
-        if let Some(n) = expected {
-            if live.all_received(n) || now >= deadline {
+        if let Some(ledgers) = &acked {
+            if now >= deadline || live.all_received(ledgers, p.producers) {
                 break;
             }
         }
@@ -336,8 +352,12 @@ fn spawn_consumers(
     consumers
         .into_iter()
         .map(|c| {
-            let plan =
-                ConsumerPlan { subscription: c.subscription, first_producer: c.topic * plan.producers, ..plan.clone() };
+            let plan = ConsumerPlan {
+                subscription: c.subscription,
+                first_producer: c.topic * plan.producers,
+                slot: Live::slot(c.topic, c.subscription, plan.subscriptions),
+                ..plan.clone()
+            };
             (c.topic, tokio::spawn(consumer::run(c.consumer, plan, stop.clone())))
         })
         .collect()
@@ -373,9 +393,16 @@ fn assemble(
     let p = &point.params;
     let (accounting, by_topic) = super::topics::account_topics(p, &producers, &consumers);
     let producers: Vec<ProducerReport> = producers.into_iter().map(|(_, r)| r).collect();
+    let consumer_ledgers: Vec<_> = consumers.iter().map(|(t, r)| (*t, r.ledger.clone())).collect();
     let consumers: Vec<ConsumerReport> = consumers.into_iter().map(|(_, r)| r).collect();
-    let (mut publish, mut service, mut delay, mut e2e) =
-        (LatencyHistogram::new(), LatencyHistogram::new(), LatencyHistogram::new(), LatencyHistogram::new());
+    let (mut publish, mut service, mut delay, mut e2e, mut redelivered) = (
+        LatencyHistogram::new(),
+        LatencyHistogram::new(),
+        LatencyHistogram::new(),
+        LatencyHistogram::new(),
+        LatencyHistogram::new(),
+    );
+    let mut lower_bounds = LowerBounds::default();
     let mut series = Series::default();
     let mut errors = std::collections::BTreeMap::new();
     let mut fatal = None;
@@ -388,12 +415,31 @@ fn assemble(
             *errors.entry(k.clone()).or_insert(0) += v;
         }
         fatal = fatal.or(r.fatal.clone());
+        lower_bounds.publish += r.lower_bounds;
+        // A message that never reached the broker reaches no subscription:
+        // each gets its time outstanding as an end-to-end lower bound too.
+        for s in 0..p.subscriptions {
+            e2e.add(&r.unsent_lower_bounds);
+            lower_bounds.end_to_end += r.unsent_lower_bounds.count();
+            for &(seq, bound) in &r.unacknowledged {
+                let (topic, local) = (r.ledger.producer / p.producers, (r.ledger.producer % p.producers) as usize);
+                let received = consumer_ledgers
+                    .iter()
+                    .filter(|(t, c)| *t == topic && c.subscription == s)
+                    .any(|(_, c)| c.received.get(local).is_some_and(|set| set.contains(seq)));
+                if !received {
+                    e2e.record(bound);
+                    lower_bounds.end_to_end += 1;
+                }
+            }
+        }
     }
-    let mut received_in_window = 0;
+    let mut received_while_open = 0;
     for r in &consumers {
         e2e.add(&r.end_to_end);
+        redelivered.add(&r.redelivered);
         series.add(&r.series);
-        received_in_window += r.received_in_window;
+        received_while_open += r.received_while_open;
         fatal = fatal.or(r.fatal.clone());
     }
     let secs = p.duration_s;
@@ -404,8 +450,8 @@ fn assemble(
         send_msgs_per_s: sent_in_window as f64 / secs,
         publish_msgs_per_s: c.acked as f64 / secs,
         publish_bytes_per_s: c.acked as f64 * bytes / secs,
-        consume_msgs_per_s: received_in_window as f64 / secs,
-        consume_bytes_per_s: received_in_window as f64 * bytes / secs,
+        consume_msgs_per_s: received_while_open as f64 / secs,
+        consume_bytes_per_s: received_while_open as f64 * bytes / secs,
     };
     let mut warnings = Vec::new();
     if let Some(rate) = p.rate.msgs_per_s() {
@@ -423,9 +469,11 @@ fn assemble(
                 100.0 * (1.0 - achieved / share)
             ));
         }
-        let unsent: u64 = producers.iter().map(|r| r.unsent).sum();
-        if unsent > 0 {
-            warnings.push(format!("{unsent} messages due in the window were never sent (producers behind schedule)"));
+        if c.unsent > 0 {
+            warnings.push(format!(
+                "{} messages due in the window were never sent (producers behind schedule, or stopped)",
+                c.unsent
+            ));
         }
         let start = producers.iter().map(|r| r.lag_start_us).max().unwrap_or(0);
         let end = producers.iter().map(|r| r.lag_end_us).max().unwrap_or(0);
@@ -448,6 +496,12 @@ fn assemble(
         if n > 0 {
             warnings.push(format!("{n} messages {name}"));
         }
+    }
+    if lower_bounds.publish + lower_bounds.end_to_end > 0 {
+        warnings.push(format!(
+            "{} publish and {} end-to-end samples are lower bounds (messages still unsent or unacknowledged at the deadline, counted with their time outstanding until it)",
+            lower_bounds.publish, lower_bounds.end_to_end
+        ));
     }
     if point.params.subscriptions == 0 {
         warnings.push("produce-only point (subscriptions: 0): nothing is consumed, no end-to-end latency".into());
@@ -477,9 +531,16 @@ fn assemble(
             service: service.summary(),
             end_to_end: e2e.summary(),
             schedule_delay: delay.summary(),
+            redelivered: redelivered.summary(),
         },
-        histograms: Histograms { publish: publish.encode(), service: service.encode(), end_to_end: e2e.encode() },
-        series: series.points(series_lead_s, p.duration_s),
+        histograms: Histograms {
+            publish: publish.encode(),
+            service: service.encode(),
+            end_to_end: e2e.encode(),
+            redelivered: redelivered.encode(),
+        },
+        lower_bounds,
+        series: series.points(series_lead_s, p.duration_s, p.subscriptions),
         warnings,
         errors,
         resources: Resources::default(),

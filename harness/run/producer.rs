@@ -1,6 +1,22 @@
 //! The producer task: sends on schedule (or as fast as the window allows),
 //! keeps a bounded window of unacknowledged messages, and records publish
 //! latency from the due time and service time from the actual send.
+//!
+//! Where the stamps are taken (the same for every adapter; each adapter's
+//! producer says what its acknowledgement future waits for):
+//! - a batch's send time is read once its bodies are built, right before
+//!   it is handed to the adapter's `send`;
+//! - an acknowledgement is stamped when its future resolves, and the task
+//!   polls outstanding acknowledgements while `send` itself is waiting
+//!   (a full client queue, a socket that does not take more), so an
+//!   acknowledgement that arrives then is not stamped late.
+//!
+//! The end of the window: a message due in the window is sent even when
+//! the producer is behind when the window closes (a stall in its last
+//! second is then measured as a stall mid-window is), for up to
+//! `send_until`; what is still unsent then, or still unacknowledged at the
+//! deadline, gets its time outstanding until the deadline as a publish
+//! sample, counted in `lower_bounds`: the true latency is at least that.
 
 use super::clock::Clock;
 use super::live::Live;
@@ -15,9 +31,6 @@ use std::time::{Duration, Instant};
 
 /// Most messages handed to the adapter at once.
 const MAX_BATCH: usize = 256;
-/// How long after the window closes a paced producer may still send
-/// messages that fell due inside it.
-const SEND_GRACE: Duration = Duration::from_millis(50);
 
 /// What a producer needs to know about the point.
 #[derive(Clone)]
@@ -31,6 +44,9 @@ pub struct ProducerPlan {
     pub series_origin: Instant,
     pub window_start: Instant,
     pub window_end: Instant,
+    /// A paced producer behind schedule sends messages due in the window
+    /// until then; what is left is counted `unsent`.
+    pub send_until: Instant,
     /// Acks not in by then count as failed.
     pub deadline: Instant,
     /// `None` when unthrottled.
@@ -51,8 +67,17 @@ pub struct ProducerReport {
     pub errors: BTreeMap<String, u64>,
     /// Measured messages actually sent inside the window.
     pub sent_in_window: u64,
-    /// Measured messages due in the window but never sent (behind schedule).
-    pub unsent: u64,
+    /// Publish samples (in `publish`) that are lower bounds: measured
+    /// messages unsent, or unacknowledged at the deadline, recorded with
+    /// their time outstanding until it.
+    pub lower_bounds: u64,
+    /// The unsent ones' lower bounds alone: none of them can reach a
+    /// consumer, so each subscription's end-to-end latency gets them too.
+    pub unsent_lower_bounds: LatencyHistogram,
+    /// Measured messages unacknowledged at the deadline, with their lower
+    /// bound (µs): those no subscription received get it as end-to-end
+    /// samples too.
+    pub unacknowledged: Vec<(u64, u64)>,
     /// Largest lateness (µs) in the first and last tenth of the window.
     pub lag_start_us: u64,
     pub lag_end_us: u64,
@@ -70,7 +95,8 @@ struct InFlight {
     done: bool,
 }
 
-type AckResult = (u64, usize, Result<(), SendError>);
+/// First sequence number, messages covered, outcome, and when it came.
+type AckResult = (u64, usize, Result<(), SendError>, Instant);
 
 struct State {
     plan: ProducerPlan,
@@ -81,8 +107,8 @@ struct State {
     in_flight: usize,
     window_start_us: u64,
     window_end_us: u64,
-    /// Unthrottled: the due time is the send time, so service time equals
-    /// publish latency and the schedule delay is zero; both are filled in
+    /// Unthrottled: a message is due when its batch is begun, so there is
+    /// no schedule to fall behind; the schedule delay (zero) is filled in
     /// once at the end instead of per message.
     unpaced: bool,
 }
@@ -107,9 +133,7 @@ impl State {
                     let publish = at_us.saturating_sub(due_us);
                     if measured {
                         self.report.publish.record(publish);
-                        if !self.unpaced {
-                            self.report.service.record(at_us.saturating_sub(sent_us));
-                        }
+                        self.report.service.record(at_us.saturating_sub(sent_us));
                     }
                     let b = self.report.series.at(sec);
                     b.acked += 1;
@@ -133,16 +157,51 @@ impl State {
         }
     }
 
-    /// Everything still unacknowledged fails with `why`.
+    /// Everything still unacknowledged fails with `why`; measured messages
+    /// get their time outstanding until the deadline as a lower bound.
     fn fail_outstanding(&mut self, why: &str) {
         let first = self.base;
         let n = self.window.len();
         let outstanding: Vec<u64> =
             (first..first + n as u64).filter(|s| !self.window[(s - first) as usize].done).collect();
+        let deadline_us = self.plan.clock.unix_us(self.plan.deadline);
+        for &seq in &outstanding {
+            let m = &self.window[(seq - first) as usize];
+            if m.measured {
+                let bound = deadline_us.saturating_sub(m.due_us);
+                self.report.publish.record(bound);
+                self.report.lower_bounds += 1;
+                self.report.unacknowledged.push((seq, bound));
+            }
+        }
         let now = Instant::now();
         for seq in outstanding {
             if seq >= self.base {
                 self.on_ack(seq, 1, Err(why.to_string()), now);
+            }
+        }
+    }
+}
+
+impl State {
+    /// Sending has stopped at `seq`: counts the measured messages of the
+    /// schedule never sent, and records a lower bound for each that fell
+    /// due before `give_up` (the deadline, or the moment an error stopped
+    /// the producer): its time outstanding until then.
+    fn stop_sending(&mut self, schedule: Option<&Schedule>, seq: u64, give_up: Instant) {
+        let Some(s) = schedule else { return };
+        let give_up_us = self.plan.clock.unix_us(give_up);
+        for k in seq..s.total {
+            let due_us = self.plan.clock.unix_us(s.due(k));
+            if due_us < self.window_start_us || due_us >= self.window_end_us {
+                continue;
+            }
+            self.report.ledger.unsent += 1;
+            if due_us < give_up_us {
+                let bound = give_up_us - due_us;
+                self.report.publish.record(bound);
+                self.report.unsent_lower_bounds.record(bound);
+                self.report.lower_bounds += 1;
             }
         }
     }
@@ -178,8 +237,8 @@ pub async fn run(mut producer: Box<dyn Producer>, plan: ProducerPlan) -> Produce
 
     loop {
         // Take in acknowledgements that are already there.
-        while let Some(Some((first, n, r))) = pending.next().now_or_never() {
-            st.on_ack(first, n, r, Instant::now());
+        while let Some(Some((first, n, r, at))) = pending.next().now_or_never() {
+            st.on_ack(first, n, r, at);
         }
         let now = Instant::now();
         if sending {
@@ -187,21 +246,19 @@ pub async fn run(mut producer: Box<dyn Producer>, plan: ProducerPlan) -> Produce
             let due_now = match (&schedule, &pacer) {
                 (Some(s), Some(p)) => {
                     // Messages due before the window closed are still sent
-                    // for a short grace (the pacer may release the last of
-                    // them a moment late); after that, what is still due is
-                    // counted as unsent, never quietly dropped.
-                    let grace_over = now >= st.plan.window_end + SEND_GRACE;
-                    if seq >= s.total || grace_over {
+                    // after it when the producer is behind (a stall in the
+                    // window's last second delays them as one mid-window
+                    // does), until `send_until`; after that, what is still
+                    // due is counted as unsent, never quietly dropped.
+                    if seq >= s.total || now >= st.plan.send_until {
                         sending = false;
-                        st.report.unsent = (seq..s.total)
-                            .filter(|k| {
-                                let due_us = st.plan.clock.unix_us(s.due(*k));
-                                due_us >= window_start_us && due_us < window_end_us
-                            })
-                            .count() as u64;
+                        st.stop_sending(Some(s), seq, st.plan.deadline);
                     }
+                    // Never before its due time: after the window the
+                    // schedule's last messages may still be due a moment
+                    // later (and the pacer's thread is done with them).
                     if window_over {
-                        s.total.saturating_sub(seq)
+                        s.due_by(now).saturating_sub(seq)
                     } else {
                         p.released().saturating_sub(seq)
                     }
@@ -213,8 +270,9 @@ pub async fn run(mut producer: Box<dyn Producer>, plan: ProducerPlan) -> Produce
                     u64::MAX
                 }
             };
-            if seq >= seq_limit {
+            if sending && seq >= seq_limit {
                 sending = false;
+                st.stop_sending(schedule.as_ref(), seq, Instant::now());
                 st.report.fatal = Some(format!(
                     "sequence numbers exhausted at {seq} (payloads under 20 B carry 32-bit sequence numbers)"
                 ));
@@ -225,17 +283,33 @@ pub async fn run(mut producer: Box<dyn Producer>, plan: ProducerPlan) -> Produce
                 batch.clear();
                 let len = st.plan.pool.payload_len();
                 let mut bodies = bytes::BytesMut::with_capacity(n * len);
-                let mut headers = Vec::with_capacity(n);
+                let dues: Vec<u64> = (seq..seq + n as u64)
+                    .map(|k| match &schedule {
+                        Some(s) => st.plan.clock.unix_us(s.due(k)),
+                        None => 0,
+                    })
+                    .collect();
+                // Unthrottled, a message is due when its batch is begun: the
+                // body must carry its due time, so that is read before the
+                // bodies are built, and the send time after.
+                let built_us = st.plan.clock.unix_us(Instant::now());
+                let dues: Vec<u64> = if st.unpaced { vec![built_us; n] } else { dues };
+                for (i, &due_us) in dues.iter().enumerate() {
+                    let header = Header { producer: st.plan.index, seq: seq + i as u64, due_us };
+                    st.plan.pool.encode_into(header, &mut bodies);
+                }
+                let bodies = bodies.freeze();
+                for i in 0..n {
+                    let payload = bodies.slice(i * len..(i + 1) * len);
+                    batch.push(OutMessage { producer: st.plan.index, seq: seq + i as u64, payload });
+                }
+                // The send time: bodies built, the batch about to be handed over.
                 let sent = Instant::now();
                 let sent_us = st.plan.clock.unix_us(sent);
                 let sent_in_window = sent >= st.plan.window_start && sent < st.plan.window_end;
                 let sec = st.second(sent);
-                for i in 0..n as u64 {
-                    let k = seq + i;
-                    let due_us = match &schedule {
-                        Some(s) => st.plan.clock.unix_us(s.due(k)),
-                        None => sent_us,
-                    };
+                for (i, due_us) in dues.into_iter().enumerate() {
+                    let k = seq + i as u64;
                     let measured = due_us >= st.window_start_us && due_us < st.window_end_us;
                     st.report.ledger.note_sent(k, measured);
                     if measured {
@@ -253,24 +327,32 @@ pub async fn run(mut producer: Box<dyn Producer>, plan: ProducerPlan) -> Produce
                         }
                     }
                     st.window.push_back(InFlight { due_us, sent_us, measured, done: false });
-                    let header = Header { producer: st.plan.index, seq: k, due_us };
-                    st.plan.pool.encode_into(header, &mut bodies);
-                    headers.push(header);
-                }
-                let bodies = bodies.freeze();
-                for (i, h) in headers.iter().enumerate() {
-                    let payload = bodies.slice(i * len..(i + 1) * len);
-                    batch.push(OutMessage { producer: h.producer, seq: h.seq, payload });
                 }
                 st.report.series.at(sec).sent += n as u64;
                 st.in_flight += n;
                 acks.clear();
-                if let Err(e) = producer.send(&batch, &mut acks).await {
+                // Acknowledgements of earlier batches are taken in (and
+                // stamped) while the adapter takes this one.
+                let sent_result = {
+                    let mut send = producer.send(&batch, &mut acks);
+                    loop {
+                        tokio::select! {
+                            biased;
+                            r = &mut send => break r,
+                            Some((first, n, r, at)) = pending.next(), if !pending.is_empty() => {
+                                st.on_ack(first, n, r, at);
+                            }
+                        }
+                    }
+                };
+                if let Err(e) = sent_result {
                     st.report.fatal = Some(format!("producer {}: {e:#}", st.plan.index));
                     let first = seq;
                     seq += n as u64;
-                    st.on_ack(first, n, Err(format!("{e:#}")), Instant::now());
+                    let now = Instant::now();
+                    st.on_ack(first, n, Err(format!("{e:#}")), now);
                     sending = false;
+                    st.stop_sending(schedule.as_ref(), seq, now);
                     continue;
                 }
                 st.plan.live.sent.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
@@ -281,7 +363,9 @@ pub async fn run(mut producer: Box<dyn Producer>, plan: ProducerPlan) -> Produce
                     let m = ack.messages;
                     match ack.state {
                         AckState::Done(r) => st.on_ack(first, m, r, Instant::now()),
-                        AckState::Pending(fut) => pending.push(Box::pin(fut.map(move |r| (first, m, r)))),
+                        AckState::Pending(fut) => {
+                            pending.push(Box::pin(fut.map(move |r| (first, m, r, Instant::now()))))
+                        }
                     }
                     first += m as u64;
                 }
@@ -302,13 +386,13 @@ pub async fn run(mut producer: Box<dyn Producer>, plan: ProducerPlan) -> Produce
         } else if now < st.plan.window_end {
             st.plan.window_end
         } else {
-            st.plan.window_end + SEND_GRACE
+            st.plan.send_until
         };
         let window_full = st.in_flight >= st.plan.in_flight;
         tokio::select! {
             biased;
-            Some((first, n, r)) = pending.next(), if !pending.is_empty() => {
-                st.on_ack(first, n, r, Instant::now());
+            Some((first, n, r, at)) = pending.next(), if !pending.is_empty() => {
+                st.on_ack(first, n, r, at);
             }
             _ = async { pacer.as_ref().unwrap().notify.notified().await }, if sending && pacer.is_some() && !window_full => {}
             _ = tokio::time::sleep_until(wake_at.into()) => {
@@ -332,11 +416,106 @@ pub async fn run(mut producer: Box<dyn Producer>, plan: ProducerPlan) -> Produce
     }
     let _ = producer.close().await;
     if st.unpaced {
-        st.report.service = st.report.publish.clone();
         let sent = st.report.ledger.sent();
         if sent > 0 {
             st.report.schedule_delay.0.record_n(0, sent).expect("auto-resizing histogram");
         }
     }
     st.report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapter::Ack;
+    use async_trait::async_trait;
+
+    /// A producer whose `send` fails after `ok_batches` batches, takes
+    /// `send_takes` from the second batch on, and acknowledges each batch
+    /// `ack_after` after it was taken.
+    struct Fake {
+        ok_batches: usize,
+        batches: usize,
+        send_takes: Duration,
+        ack_after: Duration,
+    }
+
+    #[async_trait]
+    impl Producer for Fake {
+        async fn send(&mut self, batch: &[OutMessage], acks: &mut Vec<Ack>) -> anyhow::Result<()> {
+            if self.batches >= self.ok_batches {
+                anyhow::bail!("connection lost");
+            }
+            self.batches += 1;
+            if self.batches > 1 && !self.send_takes.is_zero() {
+                tokio::time::sleep(self.send_takes).await;
+            }
+            if self.ack_after.is_zero() {
+                acks.push(Ack::done(batch.len()));
+            } else {
+                let at = tokio::time::Instant::now() + self.ack_after;
+                acks.push(Ack::pending(batch.len(), async move {
+                    tokio::time::sleep_until(at).await;
+                    Ok(())
+                }));
+            }
+            Ok(())
+        }
+    }
+
+    fn plan(msgs_per_s: Option<f64>, window: Duration, payload: usize, in_flight: usize) -> ProducerPlan {
+        let t0 = Instant::now();
+        ProducerPlan {
+            index: 0,
+            clock: Clock::new(),
+            t0,
+            series_origin: t0,
+            window_start: t0,
+            window_end: t0 + window,
+            send_until: t0 + window + Duration::from_millis(50),
+            deadline: t0 + window + Duration::from_millis(500),
+            msgs_per_s,
+            in_flight,
+            pool: BodyPool::new(payload),
+            live: Arc::new(Live::new(1, 1, 1)),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn messages_never_sent_after_a_fatal_error_are_unsent() {
+        // 1000 msg/s for 1 s; the connection is lost at the 100th message.
+        let fake = Fake { ok_batches: 99, batches: 0, send_takes: Duration::ZERO, ack_after: Duration::ZERO };
+        let r = run(Box::new(fake), plan(Some(1000.0), Duration::from_secs(1), 100, 1)).await;
+        assert!(r.fatal.as_deref().is_some_and(|e| e.contains("connection lost")), "{:?}", r.fatal);
+        let l = &r.ledger;
+        // 99 acknowledged, the 100th failed, the other 900 were never sent.
+        assert_eq!((l.sent(), l.acked.count_in(0, 1000), l.failed), (100, 99, 1));
+        assert_eq!(l.unsent, 900);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_acknowledgement_is_stamped_when_it_arrives_not_when_the_next_send_returns() {
+        // 50 msg/s: message 0 is acknowledged 40 ms after its send, while
+        // the send of message 1 (due at 20 ms) takes 200 ms.
+        let fake = Fake {
+            ok_batches: usize::MAX,
+            batches: 0,
+            send_takes: Duration::from_millis(200),
+            ack_after: Duration::from_millis(40),
+        };
+        let r = run(Box::new(fake), plan(Some(50.0), Duration::from_millis(30), 100, 10)).await;
+        assert_eq!(r.ledger.sent(), 2);
+        let first = r.publish.0.min();
+        assert!(first < 100_000, "message 0's publish latency {first} µs includes the next send's 200 ms");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn service_time_starts_once_the_bodies_are_built() {
+        // Unthrottled 100 KB bodies acknowledged at once: building a batch
+        // of 256 takes milliseconds, the acknowledgement none.
+        let fake = Fake { ok_batches: usize::MAX, batches: 0, send_takes: Duration::ZERO, ack_after: Duration::ZERO };
+        let r = run(Box::new(fake), plan(None, Duration::from_millis(300), 100_000, 256)).await;
+        let (service, publish) = (r.service.quantile(0.5), r.publish.quantile(0.5));
+        assert!(publish > 0 && service * 5 < publish, "service p50 {service} µs, publish p50 {publish} µs");
+    }
 }

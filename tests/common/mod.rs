@@ -4,6 +4,7 @@
 //! results.json the tests produce be validated against it).
 #![allow(dead_code)] // each test binary uses its own part
 
+pub mod delay_proxy;
 pub mod procs;
 
 use mqbench::adapter::Rules;

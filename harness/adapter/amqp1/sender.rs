@@ -7,6 +7,11 @@
 //! disposition before the next send would cap throughput at one round trip
 //! per message. Only `accepted` counts as acknowledged: `rejected`,
 //! `released` and `modified` are failures, named in the point's errors.
+//!
+//! Stamps: the runner reads a batch's send time just before `send`, and
+//! stamps an unsettled message's acknowledgement when its disposition
+//! future resolves (fe2o3's connection task wakes it on the broker's
+//! disposition); settled messages are acknowledged as `send` returns.
 
 use super::config::Settle;
 use super::link::{Conn, CLOSE_TIMEOUT};

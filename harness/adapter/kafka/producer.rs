@@ -1,6 +1,12 @@
 //! The producer: librdkafka's `ThreadedProducer`, whose polling thread runs
 //! the delivery callback, so publish latency ends at the delivery report.
 //!
+//! Stamps: the runner reads a batch's send time just before `send`, and
+//! stamps an acknowledgement when its future resolves; the future is a
+//! oneshot completed in the delivery callback (librdkafka's polling
+//! thread) for the last message of the run, and the runner polls it while
+//! `send` waits out `QueueFull`, so that wait does not delay the stamp.
+//!
 //! Messages go out in runs: without keys, consecutive sequence numbers go
 //! to one partition in runs of [`RUN`] and the runs go round-robin over the
 //! partitions (a deterministic form of librdkafka's sticky partitioner;

@@ -10,6 +10,12 @@
 //! message's acknowledgement. With confirms it resolves at the broker's
 //! `basic.ack` (or `basic.nack`); without, once the frames are written to
 //! the socket.
+//!
+//! Stamps: the runner reads a batch's send time just before `send`, and
+//! stamps each message's acknowledgement when that future resolves, which
+//! lapin's I/O thread wakes on the `basic.ack` (or on the write, without
+//! confirms); the runner polls the futures while a later `send` is under
+//! way too.
 
 use super::Stats;
 use crate::adapter::{Ack, OutMessage, Producer, SendError};

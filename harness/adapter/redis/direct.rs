@@ -271,13 +271,27 @@ pub struct Dialog {
     owed: usize,
     /// A write was cut short: the stream is out of step.
     torn: bool,
+    /// Requests written with [`Dialog::write`], oldest first: how many
+    /// replies each has.
+    queued: VecDeque<usize>,
+    /// Replies read so far of the oldest of them (kept here, so that a
+    /// cancelled [`Dialog::next`] loses nothing).
+    got: Vec<Result<Value, String>>,
 }
 
 impl Dialog {
     /// Plain TCP only, like [`Direct::open`]; `None` otherwise.
     pub async fn open(client: &redis::Client) -> anyhow::Result<Option<Dialog>> {
         let Some(stream) = connect_tcp(client).await? else { return Ok(None) };
-        let mut d = Dialog { stream, buf: Vec::new(), chunk: vec![0; 256 * 1024], owed: 0, torn: false };
+        let mut d = Dialog {
+            stream,
+            buf: Vec::new(),
+            chunk: vec![0; 256 * 1024],
+            owed: 0,
+            torn: false,
+            queued: VecDeque::new(),
+            got: Vec::new(),
+        };
         let (hello, n) = hello(client.get_connection_info().redis_settings());
         if n > 0 {
             d.request(&hello, n).await.map_err(|e| anyhow!("redis refused AUTH/SELECT: {e:#}"))?;
@@ -291,6 +305,9 @@ impl Dialog {
         if self.torn {
             bail!("the redis connection is out of step after an interrupted write");
         }
+        // Replies of requests written ahead are read and dropped.
+        self.queued.clear();
+        self.got.clear();
         self.torn = true;
         self.stream.write_all(bytes).await.context("writing to redis")?;
         self.torn = false;
@@ -322,6 +339,47 @@ impl Dialog {
             Some(e) => bail!("{e}"),
             None => Ok(out),
         }
+    }
+}
+
+impl Dialog {
+    /// Writes a request (`replies` commands) without waiting: its replies
+    /// come from [`Dialog::next`], requests in the order written. This is
+    /// how a consumer keeps a blocking read waiting at the server while it
+    /// handles the last one.
+    pub async fn write(&mut self, bytes: &[u8], replies: usize) -> anyhow::Result<()> {
+        if self.torn {
+            bail!("the redis connection is out of step after an interrupted write");
+        }
+        self.torn = true;
+        self.stream.write_all(bytes).await.context("writing to redis")?;
+        self.torn = false;
+        self.owed += replies;
+        self.queued.push_back(replies);
+        Ok(())
+    }
+
+    /// The replies of the oldest request written with [`Dialog::write`];
+    /// the first error reply fails it.
+    pub async fn next(&mut self) -> anyhow::Result<Vec<Value>> {
+        let want = *self.queued.front().ok_or_else(|| anyhow!("no redis request is outstanding"))?;
+        while self.got.len() < want {
+            let (len, v) = loop {
+                if let Some(r) = parse_value(&self.buf) {
+                    break r;
+                }
+                let n = self.stream.read(&mut self.chunk).await.context("reading from redis")?;
+                if n == 0 {
+                    bail!("redis closed the connection");
+                }
+                self.buf.extend_from_slice(&self.chunk[..n]);
+            };
+            self.buf.drain(..len);
+            self.owed -= 1;
+            self.got.push(v);
+        }
+        self.queued.pop_front();
+        std::mem::take(&mut self.got).into_iter().collect::<Result<Vec<_>, _>>().map_err(|e| anyhow!("{e}"))
     }
 }
 

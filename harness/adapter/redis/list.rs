@@ -3,6 +3,13 @@
 //! partition) and a producer pushes each message to every subscription;
 //! consumers of one subscription compete for its lists. Consumers pop many
 //! elements per call with `BLMPOP` (Redis 7), else one with `BRPOP`.
+//!
+//! A consumer keeps a second pop waiting at the server while it handles
+//! the reply of the first, as mode `streams` keeps a second read: a message
+//! that arrives while a reply and the next request are on the wire would
+//! otherwise wait for them. (A popped element is gone from the list, but
+//! a reply is always read before the consumer stops; when it stops at the
+//! deadline, what the waiting pop takes is lost either way.)
 
 use super::conn::{self, text};
 use super::{Options, Stats};
@@ -10,10 +17,15 @@ use crate::adapter::{Ack, Consumer, Delivery, OutMessage, Producer, Topology};
 use anyhow::{bail, Context};
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::future::BoxFuture;
 use redis::aio::MultiplexedConnection;
 use redis::Value;
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+
+/// Pops a consumer keeps at the server.
+const POPS_AHEAD: usize = 2;
 
 /// How long one blocking pop waits on empty lists (seconds).
 const BLOCK_S: f64 = 1.0;
@@ -80,6 +92,8 @@ pub struct ListConsumer {
     blmpop: bool,
     /// Rotates the key order so no partition is always served first.
     turn: usize,
+    /// Replies of the pops sent, oldest first.
+    ahead: VecDeque<BoxFuture<'static, redis::RedisResult<Vec<Value>>>>,
     stats: Arc<Stats>,
 }
 
@@ -98,7 +112,24 @@ impl ListConsumer {
             count: o.read_count,
             blmpop,
             turn: 0,
+            ahead: VecDeque::new(),
             stats,
+        }
+    }
+
+    /// The next pop over every list, starting from the next one in turn.
+    fn pop_command(&mut self) -> redis::Cmd {
+        let n = self.keys.len();
+        let order: Vec<&String> = (0..n).map(|i| &self.keys[(i + self.turn) % n]).collect();
+        self.turn = (self.turn + 1) % n;
+        if self.blmpop {
+            let mut c = redis::cmd("BLMPOP");
+            c.arg(BLOCK_S).arg(n).arg(&order).arg("RIGHT").arg("COUNT").arg(self.count);
+            c
+        } else {
+            let mut c = redis::cmd("BRPOP");
+            c.arg(&order).arg(BLOCK_S);
+            c
         }
     }
 
@@ -115,20 +146,16 @@ impl ListConsumer {
 impl Consumer for ListConsumer {
     async fn recv(&mut self, out: &mut Vec<Delivery>) -> anyhow::Result<()> {
         loop {
-            let n = self.keys.len();
-            let order: Vec<&String> = (0..n).map(|i| &self.keys[(i + self.turn) % n]).collect();
-            self.turn = (self.turn + 1) % n;
-            let cmd = if self.blmpop {
-                let mut c = redis::cmd("BLMPOP");
-                c.arg(BLOCK_S).arg(n).arg(&order).arg("RIGHT").arg("COUNT").arg(self.count);
-                c
-            } else {
-                let mut c = redis::cmd("BRPOP");
-                c.arg(&order).arg(BLOCK_S);
-                c
-            };
-            let mut connection = self.connection.clone();
-            let reply: Value = cmd.query_async(&mut connection).await.context("popping from the lists")?;
+            while self.ahead.len() < POPS_AHEAD {
+                let mut pipe = redis::Pipeline::with_capacity(1);
+                pipe.add_command(self.pop_command());
+                let reply = conn::submit(&self.connection, pipe, 1).await;
+                self.ahead.push_back(reply);
+            }
+            let front = self.ahead.front_mut().expect("pops were just sent");
+            let replies = front.await;
+            self.ahead.pop_front();
+            let reply = replies.context("popping from the lists")?.pop().unwrap_or(Value::Nil);
             self.stats.reads.fetch_add(1, Ordering::Relaxed);
             match reply {
                 Value::Nil => {

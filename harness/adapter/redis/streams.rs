@@ -2,6 +2,12 @@
 //! consumer group on every stream, its consumers read with XREADGROUP and
 //! acknowledge with XACK. The XACK of one read travels in the same pipeline
 //! as the next XREADGROUP, so a consumer costs one round trip per read.
+//!
+//! A consumer keeps a second XREADGROUP waiting at the server while it
+//! handles the reply of the first (the server takes it up the moment the
+//! first is answered): otherwise every message that arrives while a reply
+//! and the next request are on the wire waits for them, which on a network
+//! adds up to a whole round trip to end-to-end latency.
 
 use super::conn::{self, text};
 use super::{partition_keys, Options, Stats};
@@ -18,6 +24,8 @@ use std::sync::Arc;
 const FIELD: &str = "p";
 /// How long one XREADGROUP blocks on an empty stream (ms).
 const BLOCK_MS: u64 = 1000;
+/// XREADGROUP requests a consumer keeps at the server.
+const READS_AHEAD: usize = 2;
 
 /// Creates every stream with one consumer group per subscription (none
 /// for a produce-only point: XADD creates the streams).
@@ -90,6 +98,8 @@ pub struct StreamConsumer {
     ack: bool,
     /// Ids read but not yet acknowledged, per stream.
     unacked: Vec<Vec<Vec<u8>>>,
+    /// XREADGROUP requests written whose replies are not taken yet.
+    reading: usize,
     stats: Arc<Stats>,
 }
 
@@ -111,6 +121,7 @@ impl StreamConsumer {
             name: format!("c{index}"),
             count: o.read_count.to_string(),
             ack: o.ack,
+            reading: 0,
             stats,
         }
     }
@@ -133,32 +144,39 @@ impl StreamConsumer {
 impl Consumer for StreamConsumer {
     async fn recv(&mut self, out: &mut Vec<Delivery>) -> anyhow::Result<()> {
         loop {
-            let acks = self.take_acks();
-            let block = BLOCK_MS.to_string();
-            let mut read: Vec<&[u8]> = vec![
-                b"XREADGROUP",
-                b"GROUP",
-                self.group.as_bytes(),
-                self.name.as_bytes(),
-                b"COUNT",
-                self.count.as_bytes(),
-                b"BLOCK",
-                block.as_bytes(),
-            ];
-            if !self.ack {
-                read.push(b"NOACK");
-            }
-            read.push(b"STREAMS");
-            read.extend(self.keys.iter().map(|k| k.as_bytes()));
-            read.extend(self.keys.iter().map(|_| b">".as_slice()));
-            let build = |cmd: &mut dyn FnMut(&[&[u8]])| {
-                for a in &acks {
-                    let args: Vec<&[u8]> = a.iter().map(|x| x.as_slice()).collect();
-                    cmd(&args);
+            // Top up the reads waiting at the server; the first carries the
+            // XACKs of what was taken since.
+            while self.reading < READS_AHEAD {
+                let acks = self.take_acks();
+                let block = BLOCK_MS.to_string();
+                let mut read: Vec<&[u8]> = vec![
+                    b"XREADGROUP",
+                    b"GROUP",
+                    self.group.as_bytes(),
+                    self.name.as_bytes(),
+                    b"COUNT",
+                    self.count.as_bytes(),
+                    b"BLOCK",
+                    block.as_bytes(),
+                ];
+                if !self.ack {
+                    read.push(b"NOACK");
                 }
-                cmd(&read);
-            };
-            let mut values = self.link.request(acks.len() + 1, build).await.context("XREADGROUP/XACK")?;
+                read.push(b"STREAMS");
+                read.extend(self.keys.iter().map(|k| k.as_bytes()));
+                read.extend(self.keys.iter().map(|_| b">".as_slice()));
+                let build = |cmd: &mut dyn FnMut(&[&[u8]])| {
+                    for a in &acks {
+                        let args: Vec<&[u8]> = a.iter().map(|x| x.as_slice()).collect();
+                        cmd(&args);
+                    }
+                    cmd(&read);
+                };
+                self.link.write(acks.len() + 1, build).await.context("XREADGROUP/XACK")?;
+                self.reading += 1;
+            }
+            let mut values = self.link.next().await.context("XREADGROUP/XACK")?;
+            self.reading -= 1;
             self.stats.reads.fetch_add(1, Ordering::Relaxed);
             let before = out.len();
             if let Some(reply) = values.pop() {
