@@ -215,6 +215,12 @@ pub async fn run(mut producer: Box<dyn Producer>, plan: ProducerPlan) -> Produce
     let send_for = plan.window_end.saturating_duration_since(plan.t0);
     let schedule = plan.msgs_per_s.map(|r| Schedule::new(plan.t0, r, send_for));
     let pacer = schedule.map(Pacer::start);
+    if schedule.is_none() {
+        // Unthrottled, nothing is due before the schedule's start either
+        // (a message stamped earlier would fail the consumers' header
+        // check): wait for it, as the pacer does for paced producers.
+        tokio::time::sleep_until(plan.t0.into()).await;
+    }
     let seq_limit = plan.pool.seq_limit();
     let mut st = State {
         report: ProducerReport { ledger: ProducerLedger::new(plan.index), ..Default::default() },
