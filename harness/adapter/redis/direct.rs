@@ -302,30 +302,15 @@ impl Dialog {
     /// Writes `bytes` (`replies` commands) and returns their replies; the
     /// first error reply fails the request.
     pub async fn request(&mut self, bytes: &[u8], replies: usize) -> anyhow::Result<Vec<Value>> {
-        if self.torn {
-            bail!("the redis connection is out of step after an interrupted write");
-        }
+        self.check_in_step()?;
         // Replies of requests written ahead are read and dropped.
         self.queued.clear();
         self.got.clear();
-        self.torn = true;
-        self.stream.write_all(bytes).await.context("writing to redis")?;
-        self.torn = false;
-        self.owed += replies;
+        self.write_request(bytes, replies).await?;
         let mut out = Vec::with_capacity(replies);
         let mut error = None;
         while self.owed > 0 {
-            let (len, v) = loop {
-                if let Some(r) = parse_value(&self.buf) {
-                    break r;
-                }
-                let n = self.stream.read(&mut self.chunk).await.context("reading from redis")?;
-                if n == 0 {
-                    bail!("redis closed the connection");
-                }
-                self.buf.extend_from_slice(&self.chunk[..n]);
-            };
-            self.buf.drain(..len);
+            let v = self.read_reply().await?;
             let ours = self.owed <= replies;
             self.owed -= 1;
             if ours {
@@ -343,18 +328,46 @@ impl Dialog {
 }
 
 impl Dialog {
+    fn check_in_step(&self) -> anyhow::Result<()> {
+        if self.torn {
+            bail!("the redis connection is out of step after an interrupted write");
+        }
+        Ok(())
+    }
+
+    /// Writes `bytes` whole (a write cut short leaves the stream out of
+    /// step, and every later call fails) and owes their `replies`.
+    async fn write_request(&mut self, bytes: &[u8], replies: usize) -> anyhow::Result<()> {
+        self.check_in_step()?;
+        self.torn = true;
+        self.stream.write_all(bytes).await.context("writing to redis")?;
+        self.torn = false;
+        self.owed += replies;
+        Ok(())
+    }
+
+    /// Reads the next reply off the stream (an error reply is `Err` inside).
+    async fn read_reply(&mut self) -> anyhow::Result<Result<Value, String>> {
+        let (len, v) = loop {
+            if let Some(r) = parse_value(&self.buf) {
+                break r;
+            }
+            let n = self.stream.read(&mut self.chunk).await.context("reading from redis")?;
+            if n == 0 {
+                bail!("redis closed the connection");
+            }
+            self.buf.extend_from_slice(&self.chunk[..n]);
+        };
+        self.buf.drain(..len);
+        Ok(v)
+    }
+
     /// Writes a request (`replies` commands) without waiting: its replies
     /// come from [`Dialog::next`], requests in the order written. This is
     /// how a consumer keeps a blocking read waiting at the server while it
     /// handles the last one.
     pub async fn write(&mut self, bytes: &[u8], replies: usize) -> anyhow::Result<()> {
-        if self.torn {
-            bail!("the redis connection is out of step after an interrupted write");
-        }
-        self.torn = true;
-        self.stream.write_all(bytes).await.context("writing to redis")?;
-        self.torn = false;
-        self.owed += replies;
+        self.write_request(bytes, replies).await?;
         self.queued.push_back(replies);
         Ok(())
     }
@@ -364,17 +377,7 @@ impl Dialog {
     pub async fn next(&mut self) -> anyhow::Result<Vec<Value>> {
         let want = *self.queued.front().ok_or_else(|| anyhow!("no redis request is outstanding"))?;
         while self.got.len() < want {
-            let (len, v) = loop {
-                if let Some(r) = parse_value(&self.buf) {
-                    break r;
-                }
-                let n = self.stream.read(&mut self.chunk).await.context("reading from redis")?;
-                if n == 0 {
-                    bail!("redis closed the connection");
-                }
-                self.buf.extend_from_slice(&self.chunk[..n]);
-            };
-            self.buf.drain(..len);
+            let v = self.read_reply().await?;
             self.owed -= 1;
             self.got.push(v);
         }
