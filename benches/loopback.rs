@@ -6,6 +6,7 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use mqbench::adapter::Rules;
 use mqbench::measure::{BodyPool, ConsumerLedger, Header, LatencyHistogram};
+use mqbench::results::Status;
 use mqbench::run::{run_loaded, RunOptions};
 use mqbench::scenario::{parse, Overrides};
 use std::path::Path;
@@ -22,8 +23,11 @@ fn loopback_point(rt: &tokio::runtime::Runtime, payload: &str, secs: u32) -> (u6
     let opts = RunOptions { out: Some(dir.path().to_path_buf()), ..Default::default() };
     let outcome = rt.block_on(run_loaded(scenario, opts, CancellationToken::new())).expect("loopback run");
     let p = &outcome.results.points[0];
+    assert!(p.status == Status::Ok, "point {} failed: {}", p.id, p.error.as_deref().unwrap_or("(no error recorded)"));
     assert_eq!(p.counts.lost, 0);
+    assert_eq!(p.counts.corrupt, 0);
     let delivered = (p.throughput.consume_msgs_per_s * p.params.duration_s) as u64;
+    assert!(delivered > 0, "point {}: nothing delivered in the window", p.id);
     (delivered, Duration::from_secs(secs as u64))
 }
 
@@ -37,7 +41,7 @@ fn end_to_end(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 // Time per delivered message, scaled to `iters` messages.
                 let (delivered, window) = loopback_point(&rt, payload, 1);
-                window.mul_f64(iters as f64 / delivered.max(1) as f64)
+                window.mul_f64(iters as f64 / delivered as f64)
             })
         });
     }

@@ -15,6 +15,7 @@
 //! | `stall_every` | none    | period of broker stalls (e.g. `1s`)                       |
 //! | `stall_for`   | none    | length of each stall (e.g. `200ms`): sends are not acknowledged, nor delivered, until it ends |
 //! | `queue`       | 64 MiB of payload, at most 65,536 | messages buffered per consumer before senders wait (backpressure) |
+//! | `cost`        | none    | CPU time spent on each message taken (e.g. `20us`), busy, before the batch is acknowledged: a known slowdown, for testing a regression gate |
 //!
 //! Faults are deterministic: a fraction `f` selects exactly
 //! `floor((n + 1) f) - floor(n f)` messages at each sequence number `n` of
@@ -64,6 +65,8 @@ struct Options {
     stall_for: Option<Duration>,
     #[serde(default)]
     queue: Option<usize>,
+    #[serde(default, with = "span_opt")]
+    cost: Option<Duration>,
 }
 
 /// Messages a consumer's queue holds by default: bounded by bytes as well,
@@ -103,6 +106,9 @@ impl Options {
                 Err("`stall_every` and `stall_for` go together: give both or neither".into())
             }
             _ if self.queue == Some(0) => Err("`queue` must be at least 1".into()),
+            _ if self.cost.is_some_and(|c| c > Duration::from_millis(10)) => {
+                Err("`cost` is CPU time per message: at most 10ms (it busy-waits a worker thread)".into())
+            }
             _ => Ok(()),
         }
     }
@@ -214,6 +220,14 @@ struct LoopbackSession {
     wiring: Mutex<std::collections::HashMap<String, Wiring>>,
     tallies: Arc<Tallies>,
     started: Instant,
+}
+
+/// Burns `d` of CPU on the calling thread.
+fn spin_for(d: Duration) {
+    let until = std::time::Instant::now() + d;
+    while std::time::Instant::now() < until {
+        std::hint::spin_loop();
+    }
 }
 
 /// Exactly `fraction` of sequence numbers, spread evenly; `salt` keeps the
@@ -386,6 +400,12 @@ impl LoopbackProducer {
 #[async_trait]
 impl Producer for LoopbackProducer {
     async fn send(&mut self, batch: &[OutMessage], acks: &mut Vec<Ack>) -> anyhow::Result<()> {
+        if let Some(cost) = self.options.cost {
+            // Busy, not asleep: a broker or harness that needs more CPU per
+            // message, which is what a regression looks like (tokio's timers
+            // could not sleep for microseconds anyway).
+            spin_for(cost * batch.len() as u32);
+        }
         let ms = Instant::now().duration_since(self.started).as_millis() as u64;
         self.tallies.arrivals.lock().unwrap().note(ms, batch.len() as u64);
         let Faulted { now: deliveries, again, late } = self.apply_faults(batch);
@@ -494,5 +514,15 @@ mod tests {
         assert!(d.check_options(&opts(serde_json::json!({"late": 0.1}))).unwrap_err().contains("`late_by`"));
         assert!(d.check_options(&opts(serde_json::json!({"late": 0.1, "late_by": "1s"}))).is_ok());
         assert!(d.check_options(&opts(serde_json::json!({"redeliver": 2}))).unwrap_err().contains("`redeliver`"));
+        assert!(d.check_options(&opts(serde_json::json!({"cost": "20us"}))).is_ok());
+        assert!(d.check_options(&opts(serde_json::json!({"cost": "1s"}))).unwrap_err().contains("`cost`"));
+    }
+
+    #[test]
+    fn cost_is_spent_per_message() {
+        // A lower bound only: the spin never ends early, however loaded the host.
+        let start = std::time::Instant::now();
+        spin_for(Duration::from_micros(50) * 40);
+        assert!(start.elapsed() >= Duration::from_millis(2));
     }
 }
