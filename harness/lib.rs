@@ -12,6 +12,7 @@
 pub mod adapter;
 pub mod cli;
 pub mod measure;
+pub mod omb;
 pub mod provision;
 pub mod report;
 pub mod results;
