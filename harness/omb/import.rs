@@ -170,7 +170,7 @@ pub fn import_parsed(
                 &format!("  - name: {label}"),
                 b.file.as_ref().map(|f| Origin { file: f.clone(), line: None, key: "name".into() }),
             );
-            if b.adapter != b.name {
+            if b.adapter != label {
                 out.line(&format!("    adapter: {}", b.adapter), None);
             }
             if let Some(p) = b.provision {

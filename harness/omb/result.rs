@@ -36,8 +36,16 @@ pub fn measured_by_omb(r: &ResultsFile) -> bool {
     !r.points.is_empty() && r.points.iter().all(|p| p.client == OMB_CLIENT)
 }
 
-/// Reads mqbench results or an OMB result file, whichever `path` holds.
+/// Reads mqbench results or an OMB result file, whichever `path` holds
+/// (a run directory means its results.json).
 pub fn read_any(path: &Path) -> anyhow::Result<ResultsFile> {
+    let joined;
+    let path = if path.is_dir() {
+        joined = path.join("results.json");
+        joined.as_path()
+    } else {
+        path
+    };
     match std::fs::read_to_string(path) {
         Ok(text) if looks_like_result(&text) => read(path),
         _ => crate::results::read_results(path),
