@@ -228,7 +228,7 @@ impl Out {
     }
     fn comment(&mut self, text: &str) {
         for l in text.lines() {
-            self.line(&format!("# {l}").trim_end().to_string(), None);
+            self.line(format!("# {l}").trim_end(), None);
         }
     }
     fn knob(&mut self, indent: usize, k: &Knob) {
