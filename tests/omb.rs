@@ -5,6 +5,11 @@
 //! points written here by hand from OMB's semantics. An OMB result file
 //! (hand-written) is read and reported beside an mqbench run, and an
 //! exported mqbench run is read back by the same reader.
+//!
+//! Kafka driver files are checked against librdkafka, and the backlog
+//! workload runs on Redis: without those adapters' features this file
+//! compiles to nothing (tests/features.rs then fails, naming it).
+#![cfg(all(feature = "kafka", feature = "redis", feature = "loopback"))]
 
 mod common;
 
@@ -423,11 +428,14 @@ fn an_omb_result_reads_as_measured_by_omb_and_reports_beside_mqbench() {
     let c = mqbench::report::compare::compare(&base, &cur, &Default::default(), false);
     assert!(c.rows.iter().all(|r| r.metric.is_some()), "matched, not missing: {:?}", c.rows);
     assert_eq!(c.rows[0].id, "loopback/payload=1024/rate=1000msgps");
+    // The command: it reads the OMB file and a run directory and matches
+    // the points (latency is not judged here: a loaded host's tail is not
+    // this test's business).
     let md = dir.path().join("compare.md");
-    assert_eq!(
-        mqbench(&["compare", path.to_str().unwrap(), run.to_str().unwrap(), "--markdown", md.to_str().unwrap()]),
-        0
-    );
+    let (p, r, m) = (path.to_str().unwrap(), run.to_str().unwrap(), md.to_str().unwrap());
+    assert_eq!(mqbench(&["compare", p, r, "--threshold", "throughput=900%", "--markdown", m]), 0);
+    let text = std::fs::read_to_string(&md).unwrap();
+    assert!(text.contains("loopback/payload=1024/rate=1000msgps") && !text.contains("| missing"), "{text}");
 }
 
 #[test]
@@ -475,4 +483,75 @@ fn an_exported_run_reads_back_through_the_same_reader() {
     assert!(json["mqbench"]["notes"].as_array().unwrap().len() >= 3);
     assert!(json["aggregatedPublishDelayLatency75pct"].is_null(), "not recorded by mqbench, so left out");
     assert!(!mqbench::omb::result::measured_by_omb(&back));
+}
+
+/// A redis-server on a free port, killed when dropped.
+struct Redis {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Redis {
+    fn start() -> Redis {
+        let dir = tempfile::tempdir().unwrap();
+        let port = portpicker::pick_unused_port().expect("a free port");
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server (docker/install-brokers.sh installs it)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "redis-server did not listen on {port}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Redis { child, port, _dir: dir }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_driver_file_runs_against_the_broker_it_names() {
+    // OMB's Redis driver file for a server on this host (no password: the
+    // password path is covered above without touching the environment).
+    let redis = Redis::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("redis.yaml");
+    std::fs::write(
+        &d,
+        format!(
+            "name: Redis\ndriverClass: io.openmessaging.benchmark.driver.redis.RedisBenchmarkDriver\nredisHost: 127.0.0.1\nredisPort: {}\n",
+            redis.port
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    let w = workload("fan-out-strings");
+    let args = [
+        "run",
+        w.to_str().unwrap(),
+        "--omb-driver",
+        d.to_str().unwrap(),
+        "--quick",
+        "--no-progress",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    assert_eq!(mqbench(&args), 0);
+    let r = read(&out);
+    let p = &r.points[0];
+    assert_eq!((p.id.as_str(), p.status), ("redis/payload=100/rate=6000msgps", Status::Ok), "{:?}", p.error);
+    assert_eq!(p.broker_software.split(' ').next(), Some("redis"));
+    assert_eq!(p.params.topics, 3);
+    // 6,000 msg/s for the 2 s window, to 2 subscriptions.
+    assert_eq!((p.counts.sent, p.counts.received, p.counts.lost), (12_000, 24_000, 0), "{:?}", p.counts);
 }
