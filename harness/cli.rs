@@ -252,6 +252,14 @@ fn execute(cli: Cli, args: Vec<OsString>) -> anyhow::Result<i32> {
                     }
                     Err(e) => {
                         eprintln!("{e}");
+                        if crate::omb::workload::looks_like_workload(
+                            &std::fs::read_to_string(&file).unwrap_or_default(),
+                        ) {
+                            eprintln!(
+                                "{}: this is an OpenMessaging Benchmark workload file: `mqbench import omb {0} --driver DRIVER.yaml` (or `--broker KIND`) checks it and writes the scenario; `mqbench run {0} --omb-driver DRIVER.yaml` runs it (docs/omb.md)",
+                                file.display()
+                            );
+                        }
                         failed = true;
                     }
                 }
