@@ -237,6 +237,16 @@ fn driver_files_map_onto_adapter_options_and_keep_secrets_out() {
     );
     assert!(!i.text.contains("rabbit-s3cret"), "{}", i.text);
     assert_eq!(i.env.iter().map(|(v, _)| v.as_str()).collect::<Vec<_>>(), ["RABBITMQ_PASSWORD"]);
+    // CLASSIC, persistence off (as a string), a TLS URI passed on as it is.
+    let classic = &points(&imported(&["one-topic-1kb"], &["rabbitmq-classic"], &[]))[0];
+    assert_eq!(classic.broker.endpoint.as_deref(), Some("amqps://rabbit1:5671"));
+    assert_eq!(classic.broker.name, "rabbitmq-classic");
+    assert_eq!(
+        classic.params.options,
+        options(
+            json!({"persistent": false, "queue_type": "classic", "exchange": "fanout", "confirms": true, "ack": "auto"})
+        )
+    );
     let stream = &points(&imported(&["one-topic-1kb"], &["rabbitmq-stream"], &[]))[0];
     assert_eq!(
         stream.params.options,
