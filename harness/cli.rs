@@ -70,6 +70,9 @@ pub enum Command {
         /// Worker threads of the harness's async runtime (default: one per CPU). On a host shared with the broker, 1 leaves the broker more CPU and costs fewer thread wake-ups per message.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
         threads: Option<u16>,
+        /// SCENARIO is an OpenMessaging Benchmark workload file: run it against the broker of this OMB driver file (repeat for several; or name broker kinds with --broker). See docs/omb.md.
+        #[arg(long = "omb-driver", value_name = "FILE")]
+        omb_drivers: Vec<PathBuf>,
         /// Leave each point's topic or queue, with its messages, on the broker (to read it with another client; for live brokers: local ones are still stopped at the end); each result names it in a warning.
         #[arg(long)]
         keep_topics: bool,
@@ -103,6 +106,26 @@ pub enum Command {
     Brokers {
         #[command(subcommand)]
         action: crate::provision::local::manual::BrokersCommand,
+    },
+    /// Write a scenario file from files of another benchmark tool (OpenMessaging Benchmark).
+    ///
+    /// `import omb WORKLOAD.yaml... --driver DRIVER.yaml` writes the
+    /// equivalent mqbench scenario, each line commented with the OMB key it
+    /// comes from; what cannot be honoured is a warning naming file, line
+    /// and key, or an error. `mqbench run WORKLOAD.yaml` runs the same
+    /// mapping without writing it. See docs/omb.md.
+    Import {
+        #[command(subcommand)]
+        format: crate::omb::commands::ImportCommand,
+    },
+    /// Write stored results in another benchmark tool's result format (OpenMessaging Benchmark).
+    ///
+    /// `export omb RESULTS.json... --out DIR` writes one OMB result file per
+    /// measured point; what OMB's format cannot hold is listed in each
+    /// file's `mqbench` object and printed. See docs/omb.md.
+    Export {
+        #[command(subcommand)]
+        format: crate::omb::commands::ExportCommand,
     },
     /// Check scenario files and list their points without running anything.
     ///
@@ -155,22 +178,49 @@ fn runtime(threads: Option<u16>) -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn execute(cli: Cli, args: Vec<OsString>) -> anyhow::Result<i32> {
     match cli.command {
-        Command::Run { scenario, out, brokers, set, quick, no_progress, shard, barrier, threads, keep_topics } => {
+        Command::Run {
+            scenario,
+            out,
+            brokers,
+            set,
+            quick,
+            no_progress,
+            shard,
+            barrier,
+            threads,
+            keep_topics,
+            omb_drivers,
+        } => {
+            // An OMB workload file runs through the import's mapping; its
+            // `--broker` names broker kinds, not entries of a file.
+            let imported = crate::omb::commands::scenario_for_run(
+                &scenario,
+                &omb_drivers,
+                &brokers,
+                &set,
+                quick,
+                &crate::adapter::Rules,
+            )?;
             let opts = RunOptions {
                 scenario,
                 out,
-                overrides: Overrides { brokers, set, quick },
+                overrides: Overrides { brokers: if imported.is_some() { vec![] } else { brokers }, set, quick },
                 progress: !no_progress && std::io::stderr().is_terminal(),
                 command: args.iter().map(|a| a.to_string_lossy().into_owned()).collect(),
                 shard,
                 barrier,
                 keep_topics,
             };
-            let outcome = runtime(threads)?.block_on(run::run(opts))?;
+            let outcome = match imported {
+                Some(loaded) => runtime(threads)?.block_on(run::run_with(loaded, opts))?,
+                None => runtime(threads)?.block_on(run::run(opts))?,
+            };
             crate::report::commands::after_run(&outcome.dir);
             Ok(if outcome.interrupted { crate::system::stop_signal::exit_code() } else { 0 })
         }
         Command::Brokers { action } => runtime(None)?.block_on(crate::provision::local::manual::execute(action)),
+        Command::Import { format } => crate::omb::commands::import(format, &crate::adapter::Rules),
+        Command::Export { format } => crate::omb::commands::export(format),
         Command::Report(a) => crate::report::commands::report(a),
         Command::Compare(a) => crate::report::commands::compare(a),
         Command::Merge(a) => crate::report::commands::merge(a, &args),
@@ -202,6 +252,14 @@ fn execute(cli: Cli, args: Vec<OsString>) -> anyhow::Result<i32> {
                     }
                     Err(e) => {
                         eprintln!("{e}");
+                        if crate::omb::workload::looks_like_workload(
+                            &std::fs::read_to_string(&file).unwrap_or_default(),
+                        ) {
+                            eprintln!(
+                                "{}: this is an OpenMessaging Benchmark workload file: `mqbench import omb {0} --driver DRIVER.yaml` (or `--broker KIND`) checks it and writes the scenario; `mqbench run {0} --omb-driver DRIVER.yaml` runs it (docs/omb.md)",
+                                file.display()
+                            );
+                        }
                         failed = true;
                     }
                 }

@@ -4,7 +4,8 @@
 //! measure -> results -> report. An adapter knows its client library and
 //! nothing about pacing or statistics; the runner knows pacing and nothing
 //! about any broker. `system` (process sampling, signals) lies below all of
-//! them; `cli` above. The scenario model names adapters without knowing
+//! them; `cli` above. `omb` (OpenMessaging Benchmark files) sits above
+//! scenario and results and below report. The scenario model names adapters without knowing
 //! them: the commands pass it `adapter::Rules`. `tests/layers.rs` fails
 //! when an import runs against this order. `main.rs` only parses arguments
 //! and calls [`cli::main`], so tests drive the same code in-process.
@@ -12,6 +13,7 @@
 pub mod adapter;
 pub mod cli;
 pub mod measure;
+pub mod omb;
 pub mod provision;
 pub mod report;
 pub mod results;

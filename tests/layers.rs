@@ -18,8 +18,13 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("provision", &["scenario", "adapter", "system"]),
     ("run", &["scenario", "adapter", "provision", "measure", "results", "system"]),
     ("results", &["scenario", "measure"]),
-    ("report", &["scenario", "measure", "results"]),
-    ("cli", &["scenario", "adapter", "provision", "run", "measure", "results", "report", "system"]),
+    // OpenMessaging Benchmark files: scenario text from OMB workloads and
+    // results values from OMB result files (adapters asked through
+    // `scenario::AdapterRules`, never named).
+    ("omb", &["scenario", "measure", "results"]),
+    // Reads OMB result files beside mqbench's.
+    ("report", &["scenario", "measure", "results", "omb"]),
+    ("cli", &["scenario", "adapter", "provision", "run", "measure", "results", "report", "system", "omb"]),
 ];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -57,6 +57,9 @@ pub struct MergeArgs {
 
 pub fn report(a: ReportArgs) -> anyhow::Result<i32> {
     let inputs = super::load(&a.results)?;
+    if inputs.iter().any(|i| crate::omb::result::measured_by_omb(&i.results)) {
+        eprintln!("warning: OMB result files: {}", crate::omb::LATENCY_CAVEAT);
+    }
     let out = a.out.unwrap_or_else(|| inputs[0].path.parent().unwrap_or(Path::new(".")).to_path_buf());
     let w = super::write(&inputs, &out, a.published)?;
     for p in &w.problems {
@@ -85,8 +88,20 @@ pub fn after_run(dir: &Path) {
 pub fn compare(a: CompareArgs) -> anyhow::Result<i32> {
     let thresholds: Thresholds =
         a.threshold.parse().map_err(|e| anyhow::anyhow!("--threshold {}: {e}", a.threshold))?;
-    let base = crate::results::read_results(&a.baseline)?;
-    let cur = crate::results::read_results(&a.current)?;
+    let mut base = crate::omb::result::read_any(&a.baseline)?;
+    let mut cur = crate::omb::result::read_any(&a.current)?;
+    // OMB's files carry no target rate: their points take the id of the
+    // point of the other side that measured the same workload.
+    let omb = (crate::omb::result::measured_by_omb(&base), crate::omb::result::measured_by_omb(&cur));
+    if omb.0 {
+        crate::omb::result::align_ids(&mut base, &cur);
+    }
+    if omb.1 {
+        crate::omb::result::align_ids(&mut cur, &base);
+    }
+    if omb.0 || omb.1 {
+        eprintln!("warning: OMB result file: {}", crate::omb::LATENCY_CAVEAT);
+    }
     if base.run.scenario != cur.run.scenario {
         eprintln!(
             "warning: comparing scenario `{}` (baseline) with `{}` (current)",

@@ -76,7 +76,9 @@ pub fn load(paths: &[PathBuf]) -> anyhow::Result<Vec<Input>> {
         .iter()
         .map(|p| {
             let path = if p.is_dir() { p.join("results.json") } else { p.clone() };
-            Ok(Input { results: crate::results::read_results(&path)?, path })
+            // An OMB result file reads as one more results file, its
+            // points "measured by OMB" (see `omb::result`).
+            Ok(Input { results: crate::omb::result::read_any(&path)?, path })
         })
         .collect()
 }

@@ -90,6 +90,12 @@ fn record_incident(result: &mut PointResult, incident: provision::Incident) {
 /// unwritable results directory are errors.
 pub async fn run(opts: RunOptions) -> anyhow::Result<RunOutcome> {
     let scenario = scenario::load(&opts.scenario, &opts.overrides, &crate::adapter::Rules)?;
+    run_with(scenario, opts).await
+}
+
+/// Runs a scenario loaded elsewhere (an imported OMB workload) as `run`
+/// does: to the end or to Ctrl-C, SIGTERM or SIGHUP.
+pub async fn run_with(scenario: Scenario, opts: RunOptions) -> anyhow::Result<RunOutcome> {
     let cancel = CancellationToken::new();
     let c = cancel.clone();
     tokio::spawn(async move {
