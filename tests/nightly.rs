@@ -1,7 +1,6 @@
 //! `scripts/nightly.sh`, the script the nightly workflow calls, run here as
 //! the workflow runs it: on the loopback, a baseline is made; a rerun with
-//! no change passes the gate with the default thresholds; a rerun with a
-//! known slowdown (the loopback's `cost` per message) fails it with
+//! no change passes the gate on throughput; a rerun with a known slowdown (the loopback's `cost` per message) fails it with
 //! compare's regression code; and no baseline is a clear error. The job
 //! summary (GITHUB_STEP_SUMMARY) gets the comparison and the report.
 //!
@@ -15,11 +14,19 @@ use std::process::{Command, Output};
 /// repeats, the same judgement.
 const SHORT: &[&str] = &["--broker", "loopback", "--set", "warmup=1s", "--set", "duration=3s", "--set", "drain=2s"];
 
+const TEST_THRESHOLD: &str = "throughput=75%";
+
 fn nightly(baseline: &Path, out: &Path, extra: &[&str], summary: Option<&Path>) -> Output {
     let mut cmd = Command::new("bash");
     cmd.arg("scripts/nightly.sh").arg("--baseline").arg(baseline).arg("--out").arg(out);
     cmd.args(extra);
-    cmd.env("MQBENCH", env!("CARGO_BIN_EXE_mqbench")).env_remove("THRESHOLD").env_remove("GITHUB_STEP_SUMMARY");
+    // Throughput only: the tests share the host with other tests and
+    // builds, and there a fixed-rate p99 of the loopback moved by +708%
+    // between unchanged runs (docs/nightly.md); the slowdown below is a
+    // throughput regression of about 95%.
+    cmd.env("MQBENCH", env!("CARGO_BIN_EXE_mqbench"))
+        .env("THRESHOLD", TEST_THRESHOLD)
+        .env_remove("GITHUB_STEP_SUMMARY");
     if let Some(s) = summary {
         cmd.env("GITHUB_STEP_SUMMARY", s);
     }
