@@ -85,15 +85,17 @@ build_base() {
     docker import --change "LABEL org.mqbench.recipe=$recipe" - "$BASE" >/dev/null
 }
 
-# build NAME RECIPE_EXTRA CONTEXT_DIR [DIST_DIR]: docker build of
-# docker/images/NAME with CONTEXT_DIR's files, and DIST_DIR as dist/.
+# build NAME FROM [DIST_DIR [SOFTWARE]]: docker build of docker/images/NAME,
+# with DIST_DIR as dist/ in its context; FROM (the base's id) and the
+# distribution's files are part of the recipe. SOFTWARE becomes the label
+# org.mqbench.software, where the broker's protocol does not name it.
 build() {
-  local name="$1" from="$2" dist="${3:-}"
+  local name="$1" from="$2" dist="${3:-}" software="${4:-}"
   local dir="$here/images/$name" image="mqbench/$name:$TAG"
   [ "$name" = jre ] && image="mqbench/jre:17"
   local recipe
   recipe="$( {
-    echo "$from"
+    echo "$from $software"
     (cd "$dir" && tar -c --sort=name --mtime=@0 --owner=0 --group=0 .)
     if [ -n "$dist" ]; then basename "$dist"; (cd "$dist" && find . -type f | sort); fi
   } | hash_of)"
@@ -112,7 +114,7 @@ build() {
   local log
   log="$(mktemp)"
   if ! tar -h "${tar_args[@]}" |
-    docker build -t "$image" --label "org.mqbench.recipe=$recipe" \
+    docker build -t "$image" --label "org.mqbench.recipe=$recipe" --label "org.mqbench.software=$software" \
       --build-arg "BASE=$BASE" --build-arg "JRE=mqbench/jre:17" - >"$log" 2>&1; then
     echo "images: building $image failed; the build's log ends with:" >&2
     tail -15 "$log" >&2
@@ -160,7 +162,13 @@ for name in "${wanted[@]}"; do
         echo "images: $dist is missing: run docker/install-brokers.sh first" >&2
         exit 1
       fi
-      build "$name" "$(image_id mqbench/jre:17)" "$(cd "$dist" && pwd -P)"
+      dist="$(cd "$dist" && pwd -P)"
+      version="${dist##*-}"
+      case "$name" in
+        kafka) software="apache kafka $version" ;;
+        artemis) software="apache-activemq-artemis $version" ;;
+      esac
+      build "$name" "$(image_id mqbench/jre:17)" "$dist" "$software"
       ;;
     mqbench) build_mqbench ;;
     *) echo "images: unknown image \`$name\` (expected base jre redis rabbitmq kafka artemis mqbench)" >&2; exit 2 ;;

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Writes server.properties from the defaults below and the KAFKA_* variables
-# (the official image's convention: KAFKA_LOG_DIRS -> log.dirs, `__` -> `-`),
+# (the official image's convention: KAFKA_LOG_DIRS -> log.dirs; `__` stands
+# for `_` and `___` for `-` in a property name),
 # formats the storage, then becomes the broker.
 set -eu
 conf=/var/lib/kafka/server.properties
@@ -29,7 +30,7 @@ host="${KAFKA_ADVERTISED_HOST:-localhost}"
   env | while IFS='=' read -r name value; do
     case "$name" in
       KAFKA_PORT|KAFKA_CONTROLLER_PORT|KAFKA_ADVERTISED_HOST|KAFKA_HEAP_OPTS|KAFKA_OPTS) ;;
-      KAFKA_*) echo "$(echo "${name#KAFKA_}" | tr 'A-Z' 'a-z' | sed 's/__/-/g; s/_/./g')=$value" ;;
+      KAFKA_*) echo "$(echo "${name#KAFKA_}" | tr 'A-Z' 'a-z' | sed 's/___/-/g; s/__/\x01/g; s/_/./g; s/\x01/_/g')=$value" ;;
     esac
   done
 } > "$conf"
