@@ -164,7 +164,7 @@ fn read_results(tmp: &Path) -> mqbench::results::ResultsFile {
 /// returns the child and the container id.
 fn run_until_running(tmp: &Path, text: &str, name: &str) -> (std::process::Child, String) {
     let s = write_scenario(tmp, text);
-    let child = mqbench(tmp)
+    let mut child = mqbench(tmp)
         .args(["run", "--no-progress", "--out"])
         .arg(tmp.join("r"))
         .arg(&s)
@@ -173,13 +173,17 @@ fn run_until_running(tmp: &Path, text: &str, name: &str) -> (std::process::Child
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(id) = containers_of(name).into_iter().next() {
-            return (child, id);
-        }
-        assert!(Instant::now() < deadline, "no container of `{name}` started");
+    let mut id = None;
+    while id.is_none() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
+        id = containers_of(name).into_iter().next();
     }
+    let Some(id) = id else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("no container of `{name}` started");
+    };
+    (child, id)
 }
 
 /// Waits for `child` to exit (at most `secs`), returning its status and stderr.
