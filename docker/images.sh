@@ -8,8 +8,8 @@
 #   docker/images.sh NAME...         any of: base jre redis rabbitmq kafka artemis mqbench
 #
 # What it does, each step skipped when already done:
-#   - installs Debian's docker.io (Docker Engine) and mmdebstrap when there
-#     is no `dockerd`;
+#   - installs Debian's docker.io (Docker Engine), mmdebstrap and
+#     docker-compose where they are missing;
 #   - starts `dockerd` when no engine answers, and LEAVES IT RUNNING (its
 #     log is /var/log/mqbench-dockerd.log; stop it with `pkill -x dockerd`
 #     when you want it gone). Tests and later runs reuse it;
@@ -35,11 +35,16 @@ export DOCKER_BUILDKIT=0 # the classic builder: no buildx plugin needed
 say() { echo "images: $*"; }
 
 ensure_engine() {
-  if ! command -v dockerd >/dev/null 2>&1 || ! command -v mmdebstrap >/dev/null 2>&1; then
-    say "apt-get install docker.io mmdebstrap"
+  local need=()
+  command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
+  command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
+  # docker/compose.yaml's test runs through Debian's docker-compose.
+  command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+  if [ "${#need[@]}" -gt 0 ]; then
+    say "apt-get install ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends docker.io mmdebstrap >/dev/null
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   fi
   if docker info >/dev/null 2>&1; then return; fi
   say "starting dockerd (left running; log in /var/log/mqbench-dockerd.log)"

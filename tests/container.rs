@@ -380,3 +380,35 @@ fn the_mqbench_image_validates_and_runs_a_loopback_point_onto_a_mounted_volume()
     // The scenarios ship in the image too.
     docker(&["run", "--rm", "mqbench/mqbench:latest", "validate", "/scenarios/quickstart.yaml"]);
 }
+
+/// docker/compose.yaml: the four brokers and mqbench beside them, through
+/// Debian's docker-compose (scripts/test.sh installs it); every point of
+/// its scenario delivers, and `down` leaves nothing of the project.
+#[test]
+fn the_compose_file_runs_mqbench_against_its_four_brokers() {
+    ensure_images();
+    build_mqbench_image();
+    let tmp = tempfile::tempdir().unwrap();
+    let project = format!("mqbench-test-{}", std::process::id());
+    let compose = |args: &[&str]| {
+        Command::new("docker-compose")
+            .args(["-p", &project, "-f"])
+            .arg(root().join("docker/compose.yaml"))
+            .args(args)
+            .env("MQBENCH_RESULTS", tmp.path().join("r"))
+            .output()
+            .expect("docker-compose (Debian: apt-get install docker-compose)")
+    };
+    let up = compose(&["up", "--exit-code-from", "mqbench"]);
+    let down = compose(&["down", "-v"]);
+    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stdout));
+    assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
+    let r = read_results(tmp.path());
+    assert_eq!(r.points.len(), 10);
+    for p in &r.points {
+        assert_eq!(p.status, Status::Ok, "{}: {:?}", p.id, p.error);
+        assert_eq!((p.counts.lost, p.counts.duplicated), (0, 0), "{}", p.id);
+    }
+    let filter = format!("label=com.docker.compose.project={project}");
+    assert_eq!(docker(&["ps", "-a", "-q", "--filter", &filter]), "", "compose containers left behind");
+}
