@@ -163,6 +163,8 @@ pub fn main(args: Vec<OsString>) -> i32 {
     };
     // Whatever happened, no broker this process started outlives it.
     crate::provision::local::process::stop_all(std::time::Duration::from_secs(10));
+    #[cfg(feature = "container")]
+    crate::provision::container::engine::remove_all();
     code
 }
 

@@ -16,5 +16,9 @@ if [ "${#need[@]}" -gt 0 ]; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 $SUDO bash docker/install-brokers.sh
+# The broker images of `provision: container` (tests/container.rs): starts
+# dockerd when it is not running and leaves it running; builds each image
+# only when its recipe changed.
+$SUDO bash docker/images.sh
 # Broker tests each start their own broker; two at a time is what 2 cores carry.
 cargo test -- --test-threads=2

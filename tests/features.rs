@@ -15,6 +15,7 @@ fn every_broker_adapter_is_built_so_that_its_tests_run() {
         ("kafka", cfg!(feature = "kafka"), "tests/kafka.rs and tests/omb.rs"),
         ("rabbitmq", cfg!(feature = "rabbitmq"), "tests/rabbitmq.rs"),
         ("amqp1", cfg!(feature = "amqp1"), "tests/amqp1.rs"),
+        ("container", cfg!(feature = "container"), "tests/container.rs"),
         ("loopback", cfg!(feature = "loopback"), "every loopback test (tests/runner.rs, tests/merge.rs, ...)"),
     ];
     let off: Vec<String> = features

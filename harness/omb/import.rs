@@ -267,7 +267,7 @@ fn origin(w: &Workload, key: &str) -> Option<Origin> {
 /// Seconds as a span mqbench reads: `60s`, or `1500ms` for fractions.
 fn span(seconds: f64) -> String {
     let ms = (seconds * 1000.0).round() as u64;
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")

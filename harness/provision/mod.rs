@@ -3,6 +3,8 @@
 //! (`live`). The runner asks for a [`RunningBroker`] once per broker per
 //! run and reuses it for all that broker's points.
 
+#[cfg(feature = "container")]
+pub mod container;
 pub mod local;
 
 use crate::scenario::{BrokerTarget, Provision};
@@ -21,6 +23,11 @@ pub trait RunningBroker: Send + Sync {
     /// Root processes whose CPU and memory are the broker's.
     fn pids(&self) -> Vec<u32> {
         Vec::new()
+    }
+    /// The control group whose CPU and memory are the broker's (brokers in
+    /// containers), read instead of [`RunningBroker::pids`].
+    fn cgroup(&self) -> Option<crate::system::cgroup::ContainerCgroup> {
+        None
     }
     /// Called before each point: a chance to restart a broker that has
     /// grown too large or died.
@@ -85,9 +92,13 @@ pub async fn provision(
             endpoint: target.endpoint.clone().ok_or_else(|| anyhow::anyhow!("provision `live` needs an endpoint"))?,
         })),
         Provision::Local => Ok(Box::new(local::LocalBroker::start(local::kind_for(&target.adapter, options)?).await?)),
+        #[cfg(feature = "container")]
+        Provision::Container => Ok(Box::new(
+            container::ContainerBroker::start(&target.name, &target.adapter, target.image.as_deref()).await?,
+        )),
+        #[cfg(not(feature = "container"))]
         Provision::Container => anyhow::bail!(
-            "container provisioning of `{}` is not implemented yet: use `provision: local` or `live`",
-            target.adapter
+            "this mqbench was built without the `container` feature: rebuild it with `--features container`"
         ),
     }
 }

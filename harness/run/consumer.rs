@@ -144,7 +144,7 @@ pub async fn run(mut consumer: Box<dyn Consumer>, plan: ConsumerPlan, stop: Canc
                 bucket.end_to_end.record(latency);
                 // The live display's p99 needs a sample, not every message.
                 seen_count += 1;
-                if seen_count % LIVE_SAMPLE == 0 {
+                if seen_count.is_multiple_of(LIVE_SAMPLE) {
                     recent.record(latency);
                 }
             }

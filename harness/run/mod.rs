@@ -193,11 +193,12 @@ pub async fn run_loaded(scenario: Scenario, opts: RunOptions, cancel: Cancellati
             Some(Ok(b)) => match b.before_point().await {
                 Err(e) => failed_result(point, format!("broker not usable: {e:#}"), "unknown".into()),
                 Ok(()) => {
-                    let (endpoint, hint, pids) = (b.endpoint(), b.software_hint(), b.pids());
+                    let (endpoint, hint, pids, cgroup) = (b.endpoint(), b.software_hint(), b.pids(), b.cgroup());
                     let target = PointTarget {
                         endpoint: &endpoint,
                         software_hint: hint.as_deref(),
                         broker_pids: pids,
+                        broker_cgroup: cgroup,
                         topic: format!(
                             "mqbench-{}-{}-r{}{}",
                             stamp.to_lowercase(),

@@ -49,6 +49,9 @@ pub struct PointTarget<'a> {
     pub software_hint: Option<&'a str>,
     /// Processes whose CPU and memory are the broker's (local brokers).
     pub broker_pids: Vec<u32>,
+    /// The control group whose CPU and memory are the broker's (brokers in
+    /// containers); used instead of `broker_pids` when set.
+    pub broker_cgroup: Option<crate::system::cgroup::ContainerCgroup>,
     /// Unique topic or queue name for this point (with `topics: N`, the
     /// stem of its N names).
     pub topic: String,
@@ -256,7 +259,9 @@ async fn measure(
             // sent otherwise (produce-only and backlog points).
             let handled = if p.subscriptions > 0 && !p.backlog { received } else { sent };
             harness_use.add(sample_self(), handled);
-            if !target.broker_pids.is_empty() {
+            if let Some(sample) = target.broker_cgroup.as_ref().and_then(|c| c.sample()) {
+                broker_use.add(sample, handled);
+            } else if !target.broker_pids.is_empty() {
                 broker_use.add(sample_tree(&target.broker_pids), handled);
             }
         }

@@ -114,6 +114,7 @@ pub fn expand_broker(
         adapter: adapter.to_string(),
         provision,
         endpoint: spec.endpoint.clone(),
+        image: spec.image.clone(),
     };
     // An odometer over every dimension, payload outermost, so that points
     // come out in the order a reader expects (size, then rate, then the rest).

@@ -163,6 +163,12 @@ pub fn parse(
                 ),
             ));
         }
+        if broker.image.is_some() && provision != Provision::Container {
+            return Err(ctx.at(
+                &here("image"),
+                format!("`image:` is for `provision: container`; this broker is `{}`", provision.as_str()),
+            ));
+        }
         if provision == Provision::Live && broker.endpoint.is_none() {
             return Err(ctx.at(&here("provision"), "provision `live` needs an `endpoint:` to connect to"));
         }

@@ -169,6 +169,9 @@ pub struct BrokerSpec {
     /// Address for `provision: live` (adapter-specific form, e.g.
     /// `redis://host:6379`, `host1:9092,host2:9092`, `amqp://host:5672/%2f`).
     pub endpoint: Option<String>,
+    /// Image for `provision: container` (default: the adapter's image that
+    /// docker/images.sh builds, e.g. `mqbench/redis:latest`).
+    pub image: Option<String>,
     /// Workload overrides for this broker alone.
     #[serde(default)]
     pub workload: WorkloadSpec,

@@ -34,6 +34,9 @@ pub struct BrokerTarget {
     /// Address for `live` brokers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
+    /// Image for `container` brokers, when the scenario names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
 }
 
 /// A producer rate as results record it: `"max"` or the fixed rate.

@@ -133,8 +133,7 @@ impl LocalKind for RabbitKind {
     }
 
     async fn probe(&self, ports: &Ports) -> anyhow::Result<String> {
-        let frame = connection_start(ports.0[AMQP]).await?;
-        software(&frame)
+        probe_rabbitmq(ports.0[AMQP]).await
     }
 
     /// Boot takes 4 to 8 s on an idle machine, much longer on a busy one.
@@ -146,6 +145,12 @@ impl LocalKind for RabbitKind {
     fn stop_timeout(&self) -> Duration {
         Duration::from_secs(30)
     }
+}
+
+/// The software and version that the AMQP 0.9.1 listener on
+/// 127.0.0.1:`port` announces in Connection.Start (also the container probe).
+pub async fn probe_rabbitmq(port: u16) -> anyhow::Result<String> {
+    software(&connection_start(port).await?)
 }
 
 /// Sends the protocol header and returns the first frame, whole.

@@ -57,19 +57,25 @@ impl LocalKind for RedisKind {
     }
 
     async fn probe(&self, ports: &Ports) -> anyhow::Result<String> {
-        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", ports.main())).await?;
-        s.write_all(b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n").await?;
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
-        loop {
-            let n = s.read(&mut chunk).await?;
-            if n == 0 {
-                bail!("connection closed before INFO answered");
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            if let Some(info) = parse_ping_info(&buf)? {
-                return software_from_info(&info).ok_or_else(|| anyhow!("INFO server has no redis_version"));
-            }
+        probe_redis(ports.main()).await
+    }
+}
+
+/// PING and INFO server to the Redis on 127.0.0.1:`port`; its software
+/// and version once it answers (also the container probe).
+pub async fn probe_redis(port: u16) -> anyhow::Result<String> {
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    s.write_all(b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n").await?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = s.read(&mut chunk).await?;
+        if n == 0 {
+            bail!("connection closed before INFO answered");
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(info) = parse_ping_info(&buf)? {
+            return software_from_info(&info).ok_or_else(|| anyhow!("INFO server has no redis_version"));
         }
     }
 }
