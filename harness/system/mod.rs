@@ -4,4 +4,5 @@
 //! measurement window) both use it; it imports nothing else of the crate.
 
 pub mod resources;
+pub mod secrets;
 pub mod stop_signal;
