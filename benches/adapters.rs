@@ -45,7 +45,7 @@ fn scenario(brokers: &str) -> Scenario {
 fn start(rt: &tokio::runtime::Runtime, name: &str) -> Box<dyn RunningBroker> {
     let s = scenario(&format!("  - name: {name}\n"));
     let point = &s.points[0];
-    rt.block_on(provision(&point.broker, &point.params.options))
+    rt.block_on(provision(&point.broker, &point.params.options, &[]))
         .unwrap_or_else(|e| panic!("bench `{name}`: could not start its broker: {e:#}"))
 }
 

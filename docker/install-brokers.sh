@@ -46,6 +46,8 @@ command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server redis-tools)
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need_apt+=(rabbitmq-server)
 [ -f /usr/share/proton/examples/c/broker.c ] || need_apt+=(libqpid-proton11-dev-examples libqpid-proton11-dev)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+# The kafka adapter's TLS (SASL_SSL): librdkafka builds against OpenSSL.
+dpkg -s libssl-dev >/dev/null 2>&1 || need_apt+=(libssl-dev)
 command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
 command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)

@@ -152,12 +152,12 @@ pub fn main(args: Vec<OsString>) -> i32 {
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MQBENCH_LOG").unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
+        .with_writer(crate::system::secrets::ScrubbedStderr)
         .try_init();
     let code = match execute(cli, args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("Error: {e:#}");
+            eprintln!("Error: {}", crate::system::secrets::scrub(&format!("{e:#}")));
             1
         }
     };

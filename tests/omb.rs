@@ -92,6 +92,7 @@ fn params(
         drain_s,
         in_flight: 1000,
         backlog,
+        security: None,
         options: options(opts),
     }
 }

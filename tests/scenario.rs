@@ -406,6 +406,10 @@ fn missing_file_is_a_clear_error() {
 
 #[test]
 fn shipped_scenarios_validate() {
+    // Shipped secured scenarios take their password from this variable;
+    // validate checks that it is set.
+    // SAFETY: no other test of this binary reads it.
+    unsafe { std::env::set_var("MQBENCH_KAFKA_PASSWORD", "shipped-scenario-check") };
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let mut n = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
@@ -416,4 +420,46 @@ fn shipped_scenarios_validate() {
         }
     }
     assert!(n >= 1);
+}
+
+#[test]
+fn security_blocks_are_swept_checked_and_refuse_literal_passwords() {
+    // SAFETY: this variable is this test's own.
+    unsafe { std::env::set_var("MQBENCH_SCENARIO_TEST_PW", "not-a-real-password") };
+    let s = load(
+        "brokers:\n  - name: kafka\n    security:\n      - {}\n      - {tls: true, sasl: scram-sha-512, username: u, password_env: MQBENCH_SCENARIO_TEST_PW}\n",
+    )
+    .unwrap();
+    let ids: Vec<&str> = s.points.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "kafka/payload=1000/rate=1MBps/security=plaintext",
+            "kafka/payload=1000/rate=1MBps/security=sasl_ssl-scram-sha-512"
+        ]
+    );
+    let json = serde_json::to_string(&s.points[1].params).unwrap();
+    assert!(json.contains("MQBENCH_SCENARIO_TEST_PW") && !json.contains("not-a-real-password"), "{json}");
+
+    let e = load(
+        "brokers:\n  - name: kafka\n    security:\n      sasl: plain\n      username: u\n      password: hunter22\n",
+    )
+    .unwrap_err();
+    assert_eq!((e.line, e.column), (Some(6), Some(7)), "{e}");
+    assert!(e.message.contains("password_env") && !e.message.contains("hunter22"), "{e}");
+    let e = load(
+        "brokers:\n  - name: kafka\n    security: {sasl: plain, username: u, password_env: MQBENCH_NO_SUCH_VAR_X}\n",
+    )
+    .unwrap_err();
+    assert!(e.message.contains("MQBENCH_NO_SUCH_VAR_X") && e.message.contains("not set"), "{e}");
+    // What an adapter cannot do is refused with the reason.
+    let e = load("brokers:\n  - name: kafka\n    security: {tls: true, sasl: anonymous}\n").unwrap_err();
+    assert!(e.message.contains("ANONYMOUS"), "{e}");
+    let e = load("brokers:\n  - name: loopback\n    security: {tls: true}\n").unwrap_err();
+    assert!(e.message.contains("does not support TLS"), "{e}");
+    // `--set BROKER.security=...` sweeps it from the command line.
+    let o = Overrides { set: vec!["kafka.security=[{}, {tls: true}]".into()], ..Default::default() };
+    let s = parse(Path::new("sweep.yaml"), "brokers:\n  - name: kafka\n", &o, &Rules).unwrap();
+    assert_eq!(s.points.len(), 2);
+    assert!(s.points[1].id.ends_with("/security=ssl"));
 }

@@ -11,6 +11,7 @@
 //! Adding a broker: a module under `adapter/`, a cargo feature, one line in
 //! [`driver`] and one in [`ADAPTER_NAMES`]; see docs/design.md "Add a broker".
 
+use crate::scenario::security::Security;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -171,6 +172,12 @@ pub struct ConnectContext<'a> {
     /// Broker software as provisioning knows it (e.g. `tansu 0.6.0`), for
     /// brokers whose protocol does not tell.
     pub software_hint: Option<&'a str>,
+    /// TLS and SASL of the point (a local broker's CA already filled in
+    /// as `ca_file`), `None` for plaintext.
+    pub security: Option<&'a Security>,
+    /// The SASL password, read from the environment just before
+    /// connecting; never stored.
+    pub password: Option<&'a str>,
 }
 
 #[async_trait]
@@ -187,6 +194,11 @@ pub trait Driver: Send + Sync {
     /// What `partitions` means for this adapter and how many a point may
     /// ask for (checked by `validate`, with the meaning in the error).
     fn partitions(&self) -> PartitionLimit;
+    /// Whether this adapter connects with `security` (TLS, SASL); the
+    /// error says why not. Adapters without TLS or SASL refuse all of it.
+    fn check_security(&self, security: &Security) -> Result<(), String> {
+        Err(format!("this adapter does not support TLS or SASL yet (profile `{}`)", security.label()))
+    }
     async fn connect(&self, ctx: &ConnectContext<'_>) -> anyhow::Result<Box<dyn Session>>;
     /// Client library and version, for results (e.g. `librdkafka 2.12.1`).
     fn client(&self) -> String;
@@ -254,6 +266,12 @@ impl crate::scenario::AdapterRules for Rules {
     }
     fn check_partitions(&self, adapter: &str, partitions: u32) -> Result<(), String> {
         check_partitions(adapter, partitions)
+    }
+    /// The adapter's own answer, then the password: `validate` says when
+    /// its variable is missing (and reads nothing else of it).
+    fn check_security(&self, adapter: &str, security: &Security) -> Result<(), String> {
+        check_with(adapter, |d| d.check_security(security))?;
+        security.password().map(|_| ())
     }
 }
 

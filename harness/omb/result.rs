@@ -365,6 +365,7 @@ pub fn to_results(path: &Path, r: &TestResult) -> ResultsFile {
             drain_s: 0.0,
             in_flight: 0,
             backlog: false,
+            security: None,
             options: serde_json::Map::new(),
         },
         status: Status::Ok,

@@ -7,6 +7,7 @@
 pub mod container;
 pub mod local;
 
+use crate::scenario::security::Security;
 use crate::scenario::{BrokerTarget, Provision};
 use async_trait::async_trait;
 
@@ -18,6 +19,17 @@ pub trait RunningBroker: Send + Sync {
     /// Software and version, when provisioning knows it better than the
     /// protocol does (e.g. `tansu 0.6.0 (kafka protocol)`).
     fn software_hint(&self) -> Option<String> {
+        None
+    }
+    /// The address for a point with `security` (a local broker has a
+    /// listener per profile; a live one is where the scenario says).
+    fn endpoint_for(&self, security: Option<&Security>) -> anyhow::Result<String> {
+        let _ = security;
+        Ok(self.endpoint())
+    }
+    /// The CA that signed a local broker's certificate, made for the run:
+    /// its clients trust it when their `tls` names no `ca_file`.
+    fn trust(&self) -> Option<std::path::PathBuf> {
         None
     }
     /// Root processes whose CPU and memory are the broker's.
@@ -81,21 +93,32 @@ impl RunningBroker for Live {
 
 /// Brings up (or connects to) the broker of `target`. `options` are the
 /// adapter options of its first point (some pick the broker software, e.g.
-/// tansu or Apache Kafka).
+/// tansu or Apache Kafka); `securities` the security profiles of all its
+/// points (a local broker serves each).
 pub async fn provision(
     target: &BrokerTarget,
     options: &serde_json::Map<String, serde_json::Value>,
+    securities: &[Security],
 ) -> anyhow::Result<Box<dyn RunningBroker>> {
     match target.provision {
         Provision::Embedded => Ok(Box::new(Embedded)),
         Provision::Live => Ok(Box::new(Live {
             endpoint: target.endpoint.clone().ok_or_else(|| anyhow::anyhow!("provision `live` needs an endpoint"))?,
         })),
-        Provision::Local => Ok(Box::new(local::LocalBroker::start(local::kind_for(&target.adapter, options)?).await?)),
-        #[cfg(feature = "container")]
-        Provision::Container => Ok(Box::new(
-            container::ContainerBroker::start(&target.name, &target.adapter, target.image.as_deref()).await?,
+        Provision::Local => Ok(Box::new(
+            local::LocalBroker::start(local::kind_with_security(&target.adapter, options, securities)?).await?,
         )),
+        #[cfg(feature = "container")]
+        Provision::Container => {
+            if securities.iter().any(|s| s.protocol() != "plaintext") {
+                anyhow::bail!(
+                    "`security:` is not supported with `provision: container` yet: use `provision: local` (which starts the broker with that security) or `live`"
+                );
+            }
+            Ok(Box::new(
+                container::ContainerBroker::start(&target.name, &target.adapter, target.image.as_deref()).await?,
+            ))
+        }
         #[cfg(not(feature = "container"))]
         Provision::Container => anyhow::bail!(
             "this mqbench was built without the `container` feature: rebuild it with `--features container`"

@@ -150,8 +150,9 @@ pub fn write(inputs: &[Input], out: &Path, mode: PublishedMode) -> anyhow::Resul
         }
     }
     let html = out.join("report.html");
-    crate::results::write_atomic(&html, html::render(&report).as_bytes())?;
+    let scrub = crate::system::secrets::scrub_registered;
+    crate::results::write_atomic(&html, scrub(&html::render(&report)).as_bytes())?;
     let markdown = out.join("report.md");
-    crate::results::write_atomic(&markdown, markdown::render(&report).as_bytes())?;
+    crate::results::write_atomic(&markdown, scrub(&markdown::render(&report)).as_bytes())?;
     Ok(Written { html, markdown, problems })
 }

@@ -29,7 +29,7 @@ pub fn num(v: f64) -> String {
 /// Every point of every input, in the order they ran. The point id
 /// carries broker, payload, rate and any other swept knob; the shape
 /// column gives topics, producers, subscriptions and consumers of every
-/// point; the broker software is in the summary. Columns come in groups
+/// point, the security column its TLS/SASL profile (`sasl_ssl-plain`); the broker software is in the summary. Columns come in groups
 /// (point, throughput, end-to-end latency, publish latency, counts) that
 /// the HTML writer draws apart, so the table fits a laptop's width.
 pub fn points(ds: &Dataset) -> Table {
@@ -37,6 +37,7 @@ pub fn points(ds: &Dataset) -> Table {
         "point",
         "status",
         "[topics x] prod/sub/cons",
+        "security",
         "published msg/s",
         "delivered msg/s",
         "MB/s",
@@ -72,6 +73,8 @@ pub fn points(ds: &Dataset) -> Table {
                     1 => format!("{}/{}/{}", pr.producers, pr.subscriptions, pr.consumers),
                     t => format!("{t} x {}/{}/{}", pr.producers, pr.subscriptions, pr.consumers),
                 },
+                // The profile (protocol and mechanism), never a secret.
+                crate::scenario::security::label_of(pr.security.as_ref()),
                 num(pt.throughput.publish_msgs_per_s),
                 num(delivered_msgs_per_s(pt)),
                 num(delivered_msgs_per_s(pt) * pr.payload_bytes as f64 / 1e6),
@@ -94,7 +97,7 @@ pub fn points(ds: &Dataset) -> Table {
 
 /// Column groups of [`points`]: (name, number of columns).
 pub const POINT_GROUPS: [(&str, usize); 5] =
-    [("", 3), ("throughput", 3), ("end-to-end latency", 4), ("publish", 1), ("messages", 6)];
+    [("", 4), ("throughput", 3), ("end-to-end latency", 4), ("publish", 1), ("messages", 6)];
 
 /// Measured beside published, row by published row: the measured value is
 /// the mean over repeats of the counterpart broker's matching points (same

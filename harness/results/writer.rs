@@ -38,9 +38,12 @@ impl ResultsWriter {
     }
 
     pub fn write(&self, results: &ResultsFile) -> anyhow::Result<()> {
-        let json = serde_json::to_vec_pretty(results)?;
-        write_atomic(&self.json_path(), &json)?;
-        write_atomic(&self.dir.join("results.csv"), csv::to_csv(results).as_bytes())?;
+        // A password registered while the run read it never reaches disk,
+        // wherever a message quoted it.
+        let json = crate::system::secrets::scrub_registered(&serde_json::to_string_pretty(results)?);
+        write_atomic(&self.json_path(), json.as_bytes())?;
+        let csv = crate::system::secrets::scrub_registered(&csv::to_csv(results));
+        write_atomic(&self.dir.join("results.csv"), csv.as_bytes())?;
         Ok(())
     }
 }

@@ -146,10 +146,12 @@ pub async fn run_loaded(scenario: Scenario, opts: RunOptions, cancel: Cancellati
             git_revision: env::git_revision(),
             host: env::host(),
             clients,
-            command: opts.command.clone(),
+            command: opts.command.iter().map(|a| crate::system::secrets::redact(a)).collect(),
             shard: opts.shard,
         },
-        scenario_source: scenario.source.clone(),
+        // The scenario as written, less any secret written into it (a
+        // URL's password; `validate` refuses a literal `password:`).
+        scenario_source: crate::system::secrets::redact(&scenario.source),
         points: Vec::new(),
     };
     // The file is on disk (with no points yet) before the first point starts.
@@ -182,8 +184,17 @@ pub async fn run_loaded(scenario: Scenario, opts: RunOptions, cancel: Cancellati
                     tracing::warn!("stopping broker: {e:#}");
                 }
             }
+            // A local broker serves every security profile of its points.
+            let mut securities: Vec<crate::scenario::security::Security> = Vec::new();
+            for p in scenario.points.iter().filter(|p| p.broker.name == point.broker.name) {
+                if let Some(s) = &p.params.security {
+                    if !securities.contains(s) {
+                        securities.push(s.clone());
+                    }
+                }
+            }
             let up = tokio::select! {
-                r = provision::provision(&point.broker, &point.params.options) => r.map_err(|e| format!("{e:#}")),
+                r = provision::provision(&point.broker, &point.params.options, &securities) => r.map_err(|e| format!("{e:#}")),
                 _ = cancel.cancelled() => Err("interrupted while starting the broker".to_string()),
             };
             broker = Some((point.broker.name.clone(), up));
@@ -192,51 +203,56 @@ pub async fn run_loaded(scenario: Scenario, opts: RunOptions, cancel: Cancellati
         let result = match broker.as_mut().map(|(_, b)| b) {
             Some(Ok(b)) => match b.before_point().await {
                 Err(e) => failed_result(point, format!("broker not usable: {e:#}"), "unknown".into()),
-                Ok(()) => {
-                    let (endpoint, hint, pids, cgroup) = (b.endpoint(), b.software_hint(), b.pids(), b.cgroup());
-                    let target = PointTarget {
-                        endpoint: &endpoint,
-                        software_hint: hint.as_deref(),
-                        broker_pids: pids,
-                        broker_cgroup: cgroup,
-                        topic: format!(
-                            "mqbench-{}-{}-r{}{}",
-                            stamp.to_lowercase(),
-                            index,
-                            point.repeat,
-                            opts.shard.map(|s| format!("-s{}", s.index)).unwrap_or_default()
-                        ),
-                        shard: opts.shard,
-                        keep_topic: opts.keep_topics,
-                        barrier: barrier.as_ref().map(|b| b.for_point(index)),
-                    };
-                    let mut progress_outputs = std::mem::take(&mut outputs);
-                    let mut on_progress = |p: &point::Progress| {
-                        for o in progress_outputs.iter_mut() {
-                            let _ = o.on(&Event::Progress { point, progress: p });
-                        }
-                    };
-                    // A panic inside the point (a harness bug) is caught
-                    // here, so the point is recorded as failed and the
-                    // sweep goes on; `progress_outputs` (the results
-                    // writer among them) survives it.
-                    let r = AssertUnwindSafe(run_point(point, &target, &cancel, &mut on_progress)).catch_unwind().await;
-                    outputs = progress_outputs;
-                    let mut r = r.unwrap_or_else(|panic| {
-                        failed_result(
-                            point,
-                            format!(
-                                "the harness panicked inside this point (a bug in mqbench): {}",
-                                panic_text(&*panic)
+                Ok(()) => match b.endpoint_for(point.params.security.as_ref()) {
+                    Err(e) => failed_result(point, format!("{e:#}"), "unknown".into()),
+                    Ok(endpoint) => {
+                        let (hint, pids, cgroup) = (b.software_hint(), b.pids(), b.cgroup());
+                        let target = PointTarget {
+                            security: point.params.security.as_ref().map(|s| with_trust(s, b.trust())),
+                            endpoint: &endpoint,
+                            software_hint: hint.as_deref(),
+                            broker_pids: pids,
+                            broker_cgroup: cgroup,
+                            topic: format!(
+                                "mqbench-{}-{}-r{}{}",
+                                stamp.to_lowercase(),
+                                index,
+                                point.repeat,
+                                opts.shard.map(|s| format!("-s{}", s.index)).unwrap_or_default()
                             ),
-                            "unknown".into(),
-                        )
-                    });
-                    if let Some(incident) = b.after_point() {
-                        record_incident(&mut r, incident);
+                            shard: opts.shard,
+                            keep_topic: opts.keep_topics,
+                            barrier: barrier.as_ref().map(|b| b.for_point(index)),
+                        };
+                        let mut progress_outputs = std::mem::take(&mut outputs);
+                        let mut on_progress = |p: &point::Progress| {
+                            for o in progress_outputs.iter_mut() {
+                                let _ = o.on(&Event::Progress { point, progress: p });
+                            }
+                        };
+                        // A panic inside the point (a harness bug) is caught
+                        // here, so the point is recorded as failed and the
+                        // sweep goes on; `progress_outputs` (the results
+                        // writer among them) survives it.
+                        let r =
+                            AssertUnwindSafe(run_point(point, &target, &cancel, &mut on_progress)).catch_unwind().await;
+                        outputs = progress_outputs;
+                        let mut r = r.unwrap_or_else(|panic| {
+                            failed_result(
+                                point,
+                                format!(
+                                    "the harness panicked inside this point (a bug in mqbench): {}",
+                                    panic_text(&*panic)
+                                ),
+                                "unknown".into(),
+                            )
+                        });
+                        if let Some(incident) = b.after_point() {
+                            record_incident(&mut r, incident);
+                        }
+                        r
                     }
-                    r
-                }
+                },
             },
             Some(Err(e)) => failed_result(point, format!("broker did not start: {e}"), "not started".into()),
             None => unreachable!("a broker is provisioned before its first point"),
@@ -259,4 +275,17 @@ pub async fn run_loaded(scenario: Scenario, opts: RunOptions, cancel: Cancellati
     results.run.finished_at = Some(env::now_rfc3339());
     emit(&mut outputs, &Event::RunFinished { results: &results, dir: &dir })?;
     Ok(RunOutcome { dir, results, interrupted })
+}
+
+/// `s` trusting `ca` (a local broker's run CA) when TLS is on and the
+/// scenario names no `ca_file` of its own.
+fn with_trust(s: &crate::scenario::security::Security, ca: Option<PathBuf>) -> crate::scenario::security::Security {
+    use crate::scenario::security::Tls;
+    let mut s = s.clone();
+    if let (Tls::On(files), Some(ca)) = (&mut s.tls, ca) {
+        if files.ca_file.is_none() {
+            files.ca_file = Some(ca.display().to_string());
+        }
+    }
+    s
 }

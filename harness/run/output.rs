@@ -109,7 +109,10 @@ impl Output for Summary {
                         if r.warnings.is_empty() { String::new() } else { format!(" [{}]", r.warnings.join("; ")) }
                     ),
                     Status::Failed => {
-                        eprintln!("{head}: FAILED: {}", r.error.as_deref().unwrap_or("unknown error"))
+                        eprintln!(
+                            "{head}: FAILED: {}",
+                            crate::system::secrets::scrub(r.error.as_deref().unwrap_or("unknown error"))
+                        )
                     }
                 }
             }

@@ -46,6 +46,8 @@ pub struct Progress {
 /// Where the broker of a point is.
 pub struct PointTarget<'a> {
     pub endpoint: &'a str,
+    /// The point's TLS and SASL, with a local broker's CA filled in.
+    pub security: Option<crate::scenario::security::Security>,
     pub software_hint: Option<&'a str>,
     /// Processes whose CPU and memory are the broker's (local brokers).
     pub broker_pids: Vec<u32>,
@@ -82,7 +84,7 @@ pub fn failed_result(point: &Point, error: String, software: String) -> PointRes
         client: adapter::driver(&point.broker.adapter).map(|d| d.client()).unwrap_or_default(),
         params: point.params.clone(),
         status: Status::Failed,
-        error: Some(error),
+        error: Some(crate::system::secrets::scrub(&error)),
         started_at: crate::results::env::now_rfc3339(),
         counts: Default::default(),
         by_producer: vec![],
@@ -113,11 +115,17 @@ pub async fn run_point(
         Ok(d) => d,
         Err(e) => return failed_result(point, e, "not measured".into()),
     };
+    let password = match point.params.security.as_ref().map(|s| s.password()).transpose() {
+        Ok(p) => p.flatten(),
+        Err(e) => return failed_result(point, e, target.software_hint.unwrap_or("unknown").into()),
+    };
     let ctx = ConnectContext {
         endpoint: target.endpoint,
         kind: &point.broker.adapter,
         options: &point.params.options,
         software_hint: target.software_hint,
+        security: target.security.as_ref(),
+        password: password.as_deref(),
     };
     let session = match within("connecting to the broker", driver.connect(&ctx)).await {
         Ok(s) => s,

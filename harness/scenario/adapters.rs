@@ -20,4 +20,7 @@ pub trait AdapterRules {
     /// Whether `adapter` serves `partitions` partitions; the error says
     /// its bound and what a partition is there.
     fn check_partitions(&self, adapter: &str, partitions: u32) -> Result<(), String>;
+    /// Whether `adapter` can connect with this TLS and SASL profile; the
+    /// error says why not.
+    fn check_security(&self, adapter: &str, security: &super::security::Security) -> Result<(), String>;
 }

@@ -3,6 +3,7 @@
 
 use super::model::{BrokerSpec, OneOrMany, Provision, WorkloadSpec};
 use super::point::{BrokerTarget, Params, Point, RateParam};
+use super::security::Security;
 use super::units::{Rate, Size, Span};
 use std::time::Duration;
 
@@ -87,12 +88,15 @@ pub fn option_combinations(spec: &BrokerSpec) -> Result<Vec<Vec<OptionValue>>, (
     Ok(combos)
 }
 
-/// Expands one broker into its points (already-validated inputs).
+/// Expands one broker into its points (already-validated inputs);
+/// `securities` holds the broker's checked `security:` values (one `None`
+/// when it has none), a sweep dimension like any other.
 pub fn expand_broker(
     spec: &BrokerSpec,
     adapter: &str,
     provision: Provision,
     workload: &WorkloadSpec,
+    securities: &[Option<Security>],
 ) -> Result<Vec<Point>, (String, String)> {
     let payloads = vals(&workload.payload);
     let rates = vals(&workload.rate);
@@ -131,17 +135,18 @@ pub fn expand_broker(
         drains.len(),
         in_flights.len(),
         option_sets.len(),
+        securities.len(),
     ];
     let total: usize = radices.iter().product();
     let mut points = Vec::with_capacity(total * repeats as usize);
     for n in 0..total {
-        let mut digits = [0usize; 12];
+        let mut digits = [0usize; 13];
         let mut rest = n;
         for (d, radix) in digits.iter_mut().zip(radices.iter()).rev() {
             *d = rest % radix;
             rest /= radix;
         }
-        let [pay, rat, top, pro, sub, con, par, war, dur, dra, inf, opt] = digits;
+        let [pay, rat, top, pro, sub, con, par, war, dur, dra, inf, opt, sec] = digits;
         let (payload, rate) = (payloads[pay], rates[rat]);
         let mut id = format!("{}/payload={}/rate={}", spec.name, payload.0, rate.label());
         let mut dim = |name: &str, values: usize, v: String| {
@@ -168,6 +173,9 @@ pub fn expand_broker(
             }
             options.insert(k.clone(), v.clone());
         }
+        if securities.len() > 1 {
+            id.push_str(&format!("/security={}", super::security::label_of(securities[sec].as_ref())));
+        }
         let params = Params {
             payload_bytes: payload.0,
             rate: RateParam::from_rate(rate, payload.0),
@@ -182,6 +190,7 @@ pub fn expand_broker(
             drain_s: drains[dra].0.as_secs_f64(),
             in_flight: in_flights[inf],
             backlog,
+            security: securities[sec].clone(),
             options,
         };
         for repeat in 0..repeats {

@@ -6,6 +6,7 @@ pub mod expand;
 pub mod locate;
 pub mod model;
 pub mod point;
+pub mod security;
 pub mod units;
 
 pub use adapters::AdapterRules;
@@ -174,7 +175,8 @@ pub fn parse(
         }
         let workload = expand::layer(&global, &broker.workload);
         check_workload(&ctx, i, &broker.workload.payload.is_some(), &workload)?;
-        let mut broker_points = expand::expand_broker(broker, &adapter, provision, &workload)
+        let securities = check_security(&ctx, i, broker, &adapter, adapters)?;
+        let mut broker_points = expand::expand_broker(broker, &adapter, provision, &workload, &securities)
             .map_err(|(key, msg)| ctx.at(&[here("options"), vec![key.as_str().into()]].concat(), msg))?;
         // Where a workload knob of this broker is written: its own
         // `workload:` when it sets the knob, else the file's.
@@ -289,6 +291,37 @@ fn check_point(
     adapters.check_partitions(adapter, p.partitions).map_err(|m| ("partitions", format!("broker `{broker}`: {m}")))
 }
 
+/// A broker's `security:` values, checked: the block's own rules, then
+/// what its adapter can do; `[None]` when it has none.
+fn check_security(
+    ctx: &Ctx,
+    i: usize,
+    broker: &BrokerSpec,
+    adapter: &str,
+    adapters: &dyn AdapterRules,
+) -> Result<Vec<Option<security::Security>>, ScenarioError> {
+    let Some(specs) = &broker.security else { return Ok(vec![None]) };
+    let swept = matches!(specs, OneOrMany::Many(_));
+    let mut out = Vec::new();
+    for (j, spec) in specs.values().iter().enumerate() {
+        let mut at: Vec<Step> = vec!["brokers".into(), i.into(), "security".into()];
+        if swept {
+            at.push(j.into());
+        }
+        let s = security::Security::from_spec(spec).map_err(|(key, msg)| {
+            ctx.at(&[at.clone(), vec![key.into()]].concat(), format!("broker `{}`: {msg}", broker.name))
+        })?;
+        if let Err(msg) = adapters.check_security(adapter, &s) {
+            return Err(ctx.at(
+                &at,
+                format!("broker `{}`: adapter `{adapter}` cannot run security `{}`: {msg}", broker.name, s.label()),
+            ));
+        }
+        out.push(Some(s));
+    }
+    Ok(out)
+}
+
 fn check_names(ctx: &Ctx, spec: &ScenarioFile) -> Result<(), ScenarioError> {
     let mut names = std::collections::HashSet::new();
     for (i, b) in spec.brokers.iter().enumerate() {
@@ -382,11 +415,13 @@ fn check_workload(ctx: &Ctx, broker: usize, own_payload: &bool, w: &WorkloadSpec
 /// Applies `--set KEY=VALUE` to the file model.
 fn apply_sets(ctx: &Ctx, spec: &mut ScenarioFile, sets: &[String]) -> Result<(), ScenarioError> {
     for set in sets {
+        // Messages quote the setting without a secret written into it.
+        let shown = crate::system::secrets::redact(set);
         let (key, value) = set
             .split_once('=')
-            .ok_or_else(|| ctx.plain(format!("--set {set}: expected KEY=VALUE, e.g. --set rate=max")))?;
+            .ok_or_else(|| ctx.plain(format!("--set {shown}: expected KEY=VALUE, e.g. --set rate=max")))?;
         let (key, value) = (key.trim(), value.trim());
-        let bad = |e: serde_yaml::Error| ctx.plain(format!("--set {set}: {e}"));
+        let bad = |e: serde_yaml::Error| ctx.plain(format!("--set {shown}: {e}"));
         let mut w = WorkloadSpec::default();
         let is_workload = match key {
             "payload" => {
@@ -443,6 +478,28 @@ fn apply_sets(ctx: &Ctx, spec: &mut ScenarioFile, sets: &[String]) -> Result<(),
             }
             _ => false,
         };
+        // `security=...` for every broker, `BROKER.security=...` for one.
+        let security_scope = match key.split_once('.') {
+            None if key == "security" => Some(None),
+            Some((scope, "security")) => Some(Some(scope)),
+            _ => None,
+        };
+        if let Some(scope) = security_scope {
+            let parsed: OneOrMany<security::SecuritySpec> = serde_yaml::from_str(value).map_err(bad)?;
+            let mut matched = false;
+            for b in &mut spec.brokers {
+                if scope.is_none_or(|s| s == b.name) {
+                    b.security = Some(parsed.clone());
+                    matched = true;
+                }
+            }
+            if !matched {
+                return Err(
+                    ctx.plain(format!("--set {shown}: no broker named `{}` in this file", scope.unwrap_or_default()))
+                );
+            }
+            continue;
+        }
         if is_workload {
             // The command line wins over the file at every level.
             spec.workload = expand::layer(&spec.workload, &w);
@@ -453,7 +510,7 @@ fn apply_sets(ctx: &Ctx, spec: &mut ScenarioFile, sets: &[String]) -> Result<(),
         }
         let (scope, option) = key.split_once('.').ok_or_else(|| {
             ctx.plain(format!(
-                "--set {set}: `{key}` is not a workload knob (payload, rate, topics, producers, subscriptions, consumers, partitions, warmup, duration, drain, in_flight, repeats, backlog); set an adapter option as `options.KEY=...` or `BROKER.KEY=...`"
+                "--set {shown}: `{key}` is not a workload knob (payload, rate, topics, producers, subscriptions, consumers, partitions, warmup, duration, drain, in_flight, repeats, backlog); set an adapter option as `options.KEY=...` or `BROKER.KEY=...`"
             ))
         })?;
         let parsed: OneOrMany<serde_yaml::Value> = serde_yaml::from_str(value).map_err(bad)?;
@@ -465,7 +522,7 @@ fn apply_sets(ctx: &Ctx, spec: &mut ScenarioFile, sets: &[String]) -> Result<(),
             }
         }
         if !matched {
-            return Err(ctx.plain(format!("--set {set}: no broker named `{scope}` in this file")));
+            return Err(ctx.plain(format!("--set {shown}: no broker named `{scope}` in this file")));
         }
     }
     Ok(())

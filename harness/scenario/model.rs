@@ -175,6 +175,9 @@ pub struct BrokerSpec {
     /// Workload overrides for this broker alone.
     #[serde(default)]
     pub workload: WorkloadSpec,
+    /// TLS and SASL (see `security.rs`); a list is a sweep dimension.
+    #[serde(default)]
+    pub security: Option<OneOrMany<super::security::SecuritySpec>>,
     /// Adapter knobs, parsed by the adapter; any value may be a list.
     #[serde(default)]
     pub options: BTreeMap<String, OneOrMany<serde_yaml::Value>>,

@@ -103,6 +103,10 @@ pub struct Params {
     /// false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub backlog: bool,
+    /// TLS and SASL of the point (`security:`), absent when plaintext;
+    /// never the secret, only the variable that holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security: Option<super::security::Security>,
     /// Adapter knobs, one value each, as the adapter will parse them.
     pub options: serde_json::Map<String, serde_json::Value>,
 }

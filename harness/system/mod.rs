@@ -5,4 +5,5 @@
 
 pub mod cgroup;
 pub mod resources;
+pub mod secrets;
 pub mod stop_signal;

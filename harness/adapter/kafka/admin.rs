@@ -16,11 +16,50 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(6);
 const TOPIC_READY_TIMEOUT: Duration = Duration::from_secs(30);
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// Asks the cluster for its metadata through a client whose log and
+/// error callbacks are served (the admin client's are not), so that a
+/// failure says why; a TLS or SASL failure ends the wait at once rather
+/// than after `timeout` (librdkafka would retry it forever).
+async fn check_connection(config: &ClientConfig, bootstrap: &str, timeout: Duration) -> anyhow::Result<ClusterInfo> {
+    use rdkafka::producer::{BaseProducer, Producer};
+    let context = RecordingContext::default();
+    let probe: BaseProducer<RecordingContext> = config
+        .create_with_context(context.clone())
+        .map_err(|e| anyhow!("creating the Kafka client: {}", describe(&e)))?;
+    let bootstrap = bootstrap.to_string();
+    tokio::task::spawn_blocking(move || {
+        let start = Instant::now();
+        loop {
+            let md = probe.client().fetch_metadata(None, Duration::from_millis(500));
+            probe.poll(Duration::ZERO);
+            let e = match md {
+                Ok(md) => return Ok(ClusterInfo { brokers: md.brokers().iter().map(|b| b.id()).collect() }),
+                Err(e) => e,
+            };
+            let last = context.last_error.get().unwrap_or_default();
+            let security = ["SSL", "SASL", "uthenticat", "certificate", "handshake"].iter().any(|w| last.contains(w));
+            if security || start.elapsed() >= timeout {
+                let what = if security {
+                    format!("the Kafka bootstrap servers `{bootstrap}` refused the connection's security (TLS or SASL)")
+                } else {
+                    format!(
+                        "no metadata from the Kafka bootstrap servers `{bootstrap}` within {}s (is the broker running and reachable?)",
+                        timeout.as_secs()
+                    )
+                };
+                return Err(anyhow!(context.last_error.explain(&what, &e)));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })
+    .await
+    .context("metadata task")?
+}
+
 #[derive(Clone)]
 pub struct Admin {
     client: Arc<AdminClient<RecordingContext>>,
     context: RecordingContext,
-    bootstrap: String,
 }
 
 /// What the first metadata answer said about the cluster.
@@ -31,31 +70,12 @@ pub struct ClusterInfo {
 impl Admin {
     /// Creates the admin client and checks that the cluster answers.
     pub async fn connect(config: &ClientConfig, bootstrap: &str) -> anyhow::Result<(Admin, ClusterInfo)> {
+        let info = check_connection(config, bootstrap, CONNECT_TIMEOUT).await?;
         let context = RecordingContext::default();
         let client: AdminClient<RecordingContext> = config
             .create_with_context(context.clone())
             .map_err(|e| anyhow!("creating the Kafka admin client: {}", describe(&e)))?;
-        let admin = Admin { client: Arc::new(client), context, bootstrap: bootstrap.to_string() };
-        let info = admin.cluster_info(CONNECT_TIMEOUT).await?;
-        Ok((admin, info))
-    }
-
-    async fn cluster_info(&self, timeout: Duration) -> anyhow::Result<ClusterInfo> {
-        let client = self.client.clone();
-        let md = tokio::task::spawn_blocking(move || client.inner().fetch_metadata(None, timeout))
-            .await
-            .context("metadata task")?;
-        match md {
-            Ok(md) => Ok(ClusterInfo { brokers: md.brokers().iter().map(|b| b.id()).collect() }),
-            Err(e) => Err(anyhow!(self.context.last_error.explain(
-                &format!(
-                    "no metadata from the Kafka bootstrap servers `{}` within {}s (is the broker running and reachable?)",
-                    self.bootstrap,
-                    timeout.as_secs()
-                ),
-                &e
-            ))),
-        }
+        Ok((Admin { client: Arc::new(client), context }, info))
     }
 
     fn options() -> AdminOptions {

@@ -151,6 +151,10 @@ pub struct Options {
     pub local_broker: LocalBroker,
     #[serde(default = "one")]
     pub local_nodes: u32,
+    /// The point's `security:` as librdkafka settings (set at connect,
+    /// not an option).
+    #[serde(skip)]
+    pub security: super::security::SecurityProps,
 }
 
 fn one() -> u32 {
@@ -180,6 +184,13 @@ impl Options {
         if self.local_nodes > 1 && self.local_broker == LocalBroker::Tansu {
             return Err("`local_nodes` above 1 needs `local_broker: apache-kafka`: tansu runs one node".into());
         }
+        for (k, _) in self.properties.iter().chain(&self.producer_properties).chain(&self.consumer_properties) {
+            if super::security::is_secret_property(k) {
+                return Err(format!(
+                    "`{k}` in `properties` is refused: a secret in a scenario is stored with the results; use the broker's `security:` block with `password_env`"
+                ));
+            }
+        }
         if self.batch_size == Some(0) {
             return Err("`batch_size` must be at least 1 byte".into());
         }
@@ -207,6 +218,12 @@ impl Options {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", bootstrap);
         c.set("client.id", "mqbench");
+        // Warnings reach the client context's log (a failed TLS handshake
+        // or SASL authentication is only logged by librdkafka).
+        c.set_log_level(rdkafka::config::RDKafkaLogLevel::Warning);
+        for (k, v) in &self.security.0 {
+            c.set(*k, v);
+        }
         for (k, v) in &self.properties {
             c.set(k, &v.0);
         }

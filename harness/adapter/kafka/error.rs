@@ -5,6 +5,7 @@
 //! keeps the last asynchronous error so a timeout can say why.
 
 use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::KafkaError;
 use std::sync::{Arc, Mutex};
@@ -48,6 +49,31 @@ impl ClientContext for RecordingContext {
         tracing::debug!("librdkafka: {error}: {reason}");
         self.last_error.set(reason.to_string());
     }
+
+    /// librdkafka's log lines go to mqbench's log; warnings and errors
+    /// also count as the last error, because some failures (a TLS
+    /// handshake, SASL authentication) are only logged.
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        let text = crate::system::secrets::scrub(message);
+        match level {
+            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
+                tracing::warn!("librdkafka {fac}: {text}");
+                self.last_error.set(text);
+            }
+            RDKafkaLogLevel::Warning => {
+                tracing::debug!("librdkafka {fac}: {text}");
+                self.last_error.set(text);
+            }
+            _ => tracing::debug!("librdkafka {fac}: {text}"),
+        }
+    }
 }
 
 impl ConsumerContext for RecordingContext {}
+
+/// The connection check runs on a producer client (whose poll serves the
+/// callbacks); it sends nothing, so delivery reports are never looked at.
+impl rdkafka::producer::ProducerContext for RecordingContext {
+    type DeliveryOpaque = ();
+    fn delivery(&self, _: &rdkafka::message::DeliveryResult<'_>, _: Self::DeliveryOpaque) {}
+}

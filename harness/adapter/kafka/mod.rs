@@ -19,6 +19,7 @@ pub mod consumer;
 pub mod error;
 mod fetch;
 pub mod producer;
+pub mod security;
 
 use crate::adapter::{ConnectContext, Consumer, Driver, Producer, Session, Topology};
 use admin::Admin;
@@ -82,8 +83,15 @@ impl Driver for KafkaDriver {
         Ok(())
     }
 
+    fn check_security(&self, s: &crate::scenario::security::Security) -> Result<(), String> {
+        security::check(s)
+    }
+
     async fn connect(&self, ctx: &ConnectContext<'_>) -> anyhow::Result<Box<dyn Session>> {
-        let options = Options::parse(ctx.options).map_err(anyhow::Error::msg)?;
+        let mut options = Options::parse(ctx.options).map_err(anyhow::Error::msg)?;
+        if let Some(s) = ctx.security {
+            options.security = security::props(s, ctx.password);
+        }
         let bootstrap = ctx.endpoint.trim().to_string();
         if bootstrap.is_empty() {
             anyhow::bail!("the Kafka endpoint is empty: give bootstrap servers such as `host1:9092,host2:9092`");

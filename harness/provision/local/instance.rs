@@ -259,6 +259,17 @@ impl RunningBroker for LocalBroker {
         self.instance.as_ref().map(|i| i.pids()).unwrap_or_default()
     }
 
+    fn endpoint_for(&self, security: Option<&crate::scenario::security::Security>) -> anyhow::Result<String> {
+        match (security, self.instance.as_ref()) {
+            (Some(s), Some(i)) => self.kind.secured_endpoint(&i.ports, s),
+            _ => Ok(self.endpoint()),
+        }
+    }
+
+    fn trust(&self) -> Option<PathBuf> {
+        self.instance.as_ref().and_then(|i| super::certs::ca_file(i.dir()))
+    }
+
     async fn before_point(&mut self) -> anyhow::Result<()> {
         let why = match self.instance.as_mut() {
             None => Some("it is not running".to_string()),

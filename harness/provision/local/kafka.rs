@@ -14,6 +14,7 @@
 
 use super::home::{broker_home, java};
 use super::{Launch, LocalKind, Ports};
+use crate::scenario::security::Security;
 use anyhow::{bail, Context};
 use async_trait::async_trait;
 use std::path::{Path, PathBuf};
@@ -55,7 +56,23 @@ pub struct ApacheKafkaKind {
     java: PathBuf,
     version: Option<String>,
     nodes: u32,
+    /// Listeners with TLS and SASL, when a point asks for them.
+    security: Option<LocalSecurity>,
 }
+
+/// What a secured local cluster serves besides its PLAINTEXT listener:
+/// SASL_SSL, SSL and SASL_PLAINTEXT listeners on every node (certificates
+/// from [`super::certs`]), PLAIN and SCRAM-SHA-256/512 enabled on both
+/// SASL listeners, and these users: PLAIN ones in each listener's JAAS
+/// config, SCRAM ones added to the metadata when the storage is formatted.
+pub struct LocalSecurity {
+    /// (user, password): each user of the points' `security:` blocks, with
+    /// the password of the first point that names it.
+    users: Vec<(String, String)>,
+}
+
+/// Listeners per node beyond PLAINTEXT and CONTROLLER when secured.
+const SECURED_LISTENERS: [&str; 3] = ["SASL_SSL", "SSL", "SASL_PLAINTEXT"];
 
 impl ApacheKafkaKind {
     /// A single node.
@@ -76,7 +93,34 @@ impl ApacheKafkaKind {
                 home.join("libs").display()
             );
         }
-        Ok(ApacheKafkaKind { home, java: java()?, version, nodes })
+        Ok(ApacheKafkaKind { home, java: java()?, version, nodes, security: None })
+    }
+
+    /// The cluster with a listener for every profile of `securities` and
+    /// the users they name (nothing changes when it is empty). A user's
+    /// password is read from its `password_env` now; the first point that
+    /// names a user sets its password, so a later point with another
+    /// variable for the same user connects with a wrong one.
+    pub fn with_security(mut self, securities: &[Security]) -> anyhow::Result<ApacheKafkaKind> {
+        if securities.is_empty() {
+            return Ok(self);
+        }
+        let mut users: Vec<(String, String)> = Vec::new();
+        for s in securities {
+            if let (Some(user), Some(password)) = (&s.username, s.password().map_err(anyhow::Error::msg)?) {
+                if password.contains(['"', '\\', '\n', ',', ']', '=']) {
+                    bail!("the local Kafka takes passwords without `\"`, `\\`, `,`, `]`, `=` or line breaks (they go into its JAAS and SCRAM settings); the one in `{}` has one", s.password_env.as_deref().unwrap_or_default());
+                }
+                if !user.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.') {
+                    bail!("the local Kafka takes user names of letters, digits, `_`, `-` and `.`, not `{user}`");
+                }
+                if !users.iter().any(|(u, _)| u == user) {
+                    users.push((user.clone(), password));
+                }
+            }
+        }
+        self.security = Some(LocalSecurity { users });
+        Ok(self)
     }
 
     /// `apache kafka 4.4.0`, from the installed jars (`, 3 nodes` for a
@@ -173,6 +217,79 @@ pub fn server_properties(dir: &Path, ports: &Ports, i: usize, n: usize) -> Strin
     )
 }
 
+/// Node `i`'s port for the `k`th of [`SECURED_LISTENERS`]: after every
+/// node's client and controller ports.
+fn secured_port(ports: &Ports, i: usize, n: usize, k: usize) -> u16 {
+    ports.0[2 * n + SECURED_LISTENERS.len() * i + k]
+}
+
+/// A PEM value on one `.properties` line (`\n` is a line break there).
+fn inline_pem(pem: &str) -> String {
+    pem.trim_end().replace('\n', "\\n")
+}
+
+/// Writes a file only its owner can read (a secured node's config holds
+/// its users' passwords).
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(text.as_bytes()).with_context(|| format!("writing {}", path.display()))
+}
+
+/// `base` (from [`server_properties`]) with the secured listeners of node
+/// `i`: TLS from an inline PEM keystore (an unencrypted PKCS#8 key, which
+/// Kafka accepts inline but not from a PEM file), PLAIN and SCRAM on both
+/// SASL listeners. Inter-broker and controller traffic stays PLAINTEXT.
+fn secured_properties(
+    base: &str,
+    sec: &LocalSecurity,
+    tls: &super::certs::ServerFiles,
+    ports: &Ports,
+    i: usize,
+    n: usize,
+) -> anyhow::Result<String> {
+    let read = |p: &Path| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()));
+    let (cert, key) = (read(&tls.cert)?, read(&tls.key)?);
+    let extra: Vec<String> = (0..SECURED_LISTENERS.len())
+        .map(|k| format!("{}://127.0.0.1:{}", SECURED_LISTENERS[k], secured_port(ports, i, n, k)))
+        .collect();
+    let mut out = String::new();
+    for line in base.lines() {
+        if line.starts_with("listeners=") || line.starts_with("advertised.listeners=") {
+            out.push_str(&format!("{line},{}\n", extra.join(",")));
+        } else if line.starts_with("listener.security.protocol.map=") {
+            out.push_str(&format!("{line},SASL_SSL:SASL_SSL,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT\n"));
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out.push_str("ssl.keystore.type=PEM\n");
+    out.push_str(&format!("ssl.keystore.certificate.chain={}\n", inline_pem(&cert)));
+    out.push_str(&format!("ssl.keystore.key={}\n", inline_pem(&key)));
+    out.push_str("ssl.client.auth=none\n");
+    out.push_str("sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512\n");
+    let plain_users: String = sec.users.iter().map(|(u, p)| format!(" user_{u}=\"{p}\"")).collect();
+    for listener in ["sasl_ssl", "sasl_plaintext"] {
+        out.push_str(&format!(
+            "listener.name.{listener}.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required{plain_users};\n"
+        ));
+        for m in ["scram-sha-256", "scram-sha-512"] {
+            out.push_str(&format!(
+                "listener.name.{listener}.{m}.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;\n"
+            ));
+        }
+    }
+    Ok(out)
+}
+
 #[async_trait]
 impl LocalKind for ApacheKafkaKind {
     fn name(&self) -> &'static str {
@@ -180,7 +297,8 @@ impl LocalKind for ApacheKafkaKind {
     }
 
     fn ports_needed(&self) -> usize {
-        2 * self.nodes as usize
+        let per_node = if self.security.is_some() { 2 + SECURED_LISTENERS.len() } else { 2 };
+        per_node * self.nodes as usize
     }
 
     fn launches(&self, dir: &Path, ports: &Ports) -> anyhow::Result<Vec<Launch>> {
@@ -189,11 +307,28 @@ impl LocalKind for ApacheKafkaKind {
         let classpath = format!("{}/*", self.home.join("libs").display());
         let id = cluster_id();
         let n = self.nodes as usize;
+        let tls = match &self.security {
+            Some(_) => Some(super::certs::make(dir)?),
+            None => None,
+        };
+        // SCRAM users go into the metadata when the storage is formatted.
+        let mut format_args: Vec<String> = Vec::new();
+        if let Some(sec) = &self.security {
+            for (user, password) in &sec.users {
+                for mechanism in ["SCRAM-SHA-256", "SCRAM-SHA-512"] {
+                    format_args.push("--add-scram".into());
+                    format_args.push(format!("{mechanism}=[name={user},password=\"{password}\"]"));
+                }
+            }
+        }
         let mut launches = Vec::with_capacity(n);
         for i in 0..n {
             let config = dir.join(format!("server-{}.properties", i + 1));
-            std::fs::write(&config, server_properties(dir, ports, i, n))
-                .with_context(|| format!("writing {}", config.display()))?;
+            let mut properties = server_properties(dir, ports, i, n);
+            if let (Some(sec), Some(tls)) = (&self.security, &tls) {
+                properties = secured_properties(&properties, sec, tls, ports, i, n)?;
+            }
+            write_private(&config, &properties)?;
             // Format the storage, then become the broker: one process group,
             // so a failed format shows in the same log and stops the start.
             let mut command = Command::new("sh");
@@ -201,8 +336,8 @@ impl LocalKind for ApacheKafkaKind {
                 .arg("-c")
                 .arg(
                     r#"set -e; j="$1"; cp="$2"; id="$3"; cfg="$4"; log="$5"; shift 5
-"$j" -Xmx256m -Dlog4j2.configurationFile="$log" -cp "$cp" kafka.tools.StorageTool format -t "$id" -c "$cfg"
-exec "$j" "$@" -Dlog4j2.configurationFile="$log" -cp "$cp" kafka.Kafka "$cfg""#,
+"$j" -Xmx256m -Dlog4j2.configurationFile="$log" -cp "$cp" kafka.tools.StorageTool format -t "$id" -c "$cfg" "$@"
+exec "$j" $MQBENCH_KAFKA_JVM_OPTS -Dlog4j2.configurationFile="$log" -cp "$cp" kafka.Kafka "$cfg""#,
                 )
                 .arg("sh")
                 .arg(&self.java)
@@ -210,7 +345,8 @@ exec "$j" "$@" -Dlog4j2.configurationFile="$log" -cp "$cp" kafka.Kafka "$cfg""#,
                 .arg(&id)
                 .arg(&config)
                 .arg(&log4j)
-                .args(JVM_OPTS);
+                .args(&format_args)
+                .env("MQBENCH_KAFKA_JVM_OPTS", JVM_OPTS.join(" "));
             launches.push(Launch { command, log: format!("kafka-node-{}.log", i + 1) });
         }
         Ok(launches)
@@ -220,6 +356,22 @@ exec "$j" "$@" -Dlog4j2.configurationFile="$log" -cp "$cp" kafka.Kafka "$cfg""#,
         let all: Vec<String> =
             (0..self.nodes as usize).map(|i| format!("127.0.0.1:{}", node_ports(ports, i).0)).collect();
         all.join(",")
+    }
+
+    fn secured_endpoint(&self, ports: &Ports, security: &Security) -> anyhow::Result<String> {
+        let listener = security.protocol().to_ascii_uppercase();
+        if listener == "PLAINTEXT" {
+            return Ok(self.endpoint(ports));
+        }
+        let k = SECURED_LISTENERS.iter().position(|l| *l == listener);
+        match (k, &self.security) {
+            (Some(k), Some(_)) => {
+                let n = self.nodes as usize;
+                let all: Vec<String> = (0..n).map(|i| format!("127.0.0.1:{}", secured_port(ports, i, n, k))).collect();
+                Ok(all.join(","))
+            }
+            _ => bail!("this local Kafka was started without a {listener} listener"),
+        }
     }
 
     async fn probe(&self, ports: &Ports) -> anyhow::Result<String> {

@@ -9,6 +9,7 @@
 
 pub mod activemq;
 pub mod artemis;
+pub mod certs;
 pub mod home;
 pub mod instance;
 pub mod kafka;
@@ -20,6 +21,7 @@ pub mod tansu;
 
 pub use instance::{Instance, LocalBroker};
 
+use crate::scenario::security::Security;
 use async_trait::async_trait;
 use std::path::Path;
 use std::time::Duration;
@@ -34,7 +36,20 @@ pub fn kind_for(
     adapter: &str,
     options: &serde_json::Map<String, serde_json::Value>,
 ) -> anyhow::Result<Box<dyn LocalKind>> {
-    let _ = options;
+    kind_with_security(adapter, options, &[])
+}
+
+/// [`kind_for`], with the `security:` profiles of every point the broker
+/// will serve: the broker gets a listener for each profile and the users
+/// they name (see each kind).
+pub fn kind_with_security(
+    adapter: &str,
+    options: &serde_json::Map<String, serde_json::Value>,
+    securities: &[Security],
+) -> anyhow::Result<Box<dyn LocalKind>> {
+    if !securities.is_empty() && adapter != "kafka" {
+        anyhow::bail!("a local `{adapter}` broker with `security:` is not available yet: use `provision: live`");
+    }
     match adapter {
         "redis" => Ok(Box::new(redis::RedisKind::new()?)),
         "artemis" => Ok(Box::new(artemis::ArtemisKind::new()?)),
@@ -52,7 +67,14 @@ pub fn kind_for(
                     .ok_or_else(|| anyhow::anyhow!("`local_nodes` is a number of nodes, not {v}"))?,
             };
             match options.get("local_broker").and_then(|v| v.as_str()) {
-                None | Some("apache-kafka") => Ok(Box::new(kafka::ApacheKafkaKind::cluster(nodes)?)),
+                None | Some("apache-kafka") => {
+                    Ok(Box::new(kafka::ApacheKafkaKind::cluster(nodes)?.with_security(securities)?))
+                }
+                Some("tansu") if !securities.is_empty() => {
+                    anyhow::bail!(
+                        "`security:` on a local broker needs `local_broker: apache-kafka`: tansu is started plaintext"
+                    )
+                }
                 Some("tansu") if nodes == 1 => Ok(Box::new(tansu::TansuKind::new()?)),
                 Some("tansu") => {
                     anyhow::bail!("`local_nodes: {nodes}` needs `local_broker: apache-kafka`: tansu runs one node")
@@ -100,6 +122,12 @@ pub trait LocalKind: Send + Sync {
     fn launches(&self, dir: &Path, ports: &Ports) -> anyhow::Result<Vec<Launch>>;
     /// The endpoint in the adapter's form (`redis://127.0.0.1:PORT`).
     fn endpoint(&self, ports: &Ports) -> String;
+    /// The endpoint of the listener that serves `security` (kinds started
+    /// with `security:` have one per profile).
+    fn secured_endpoint(&self, ports: &Ports, security: &Security) -> anyhow::Result<String> {
+        let _ = ports;
+        anyhow::bail!("the local {} has no listener for security `{}`", self.name(), security.label())
+    }
     /// One protocol-level readiness probe; `Ok(software and version)` once
     /// the broker really answers. Never trust an exit code alone.
     async fn probe(&self, ports: &Ports) -> anyhow::Result<String>;

@@ -1,0 +1,283 @@
+//! `security:` against Apache Kafka over SASL_SSL: PLAIN and SCRAM-SHA-512
+//! deliver every message; a wrong password, a certificate from another CA
+//! and a certificate for another host each fail their point clearly and
+//! quickly; and no secret reaches anything a run writes or prints.
+//!
+//! Two Kafka nodes in all: one started by `mqbench run` (local
+//! provisioning with security, swept plaintext / PLAIN / SCRAM / wrong
+//! password), one started here and reached as a live broker by the TLS
+//! failure cases.
+#![cfg(feature = "kafka")]
+
+mod common;
+
+use common::procs::mqbench;
+use mqbench::provision::local::kafka::ApacheKafkaKind;
+use mqbench::provision::local::process::Mode;
+use mqbench::provision::local::{certs, Instance, LocalKind};
+use mqbench::results::{ResultsFile, Status};
+use mqbench::scenario::security::{Sasl, Security};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// A password no file or log could hold by chance.
+fn random_secret(tag: &str) -> String {
+    format!("Mq{tag}{:016x}{:08x}", rand::random::<u64>(), rand::random::<u32>())
+}
+
+/// Every file below `dir`, with its bytes.
+fn files_below(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[test]
+fn sasl_ssl_plain_and_scram_deliver_everything_and_no_secret_is_written_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = random_secret("good");
+    let wrong = random_secret("wrong");
+    let in_url = random_secret("url");
+    let in_set = random_secret("set");
+    let scenario = tmp.path().join("secured.yaml");
+    std::fs::write(
+        &scenario,
+        "workload:\n  payload: 1KB\n  rate: 1000msgps\n  warmup: 500ms\n  duration: 2s\n  drain: 5s\n\
+         brokers:\n\
+         \x20 - name: kafka\n\
+         \x20   security:\n\
+         \x20     - {}\n\
+         \x20     - {tls: true, sasl: plain, username: bench, password_env: MQBENCH_TEST_PW}\n\
+         \x20     - {tls: true, sasl: scram-sha-512, username: bench, password_env: MQBENCH_TEST_PW}\n\
+         \x20     - {tls: true, sasl: scram-sha-256, username: bench, password_env: MQBENCH_TEST_WRONG_PW}\n"
+            .to_string()
+            + &format!(
+                "  - name: leaky\n    adapter: kafka\n    provision: live\n    endpoint: \"sasl_ssl://bench:{in_url}@127.0.0.1:1\"\n"
+            ),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let run = mqbench(tmp.path())
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&out)
+        .arg("--no-progress")
+        .env("MQBENCH_LOG", "debug")
+        .env("MQBENCH_TEST_PW", &good)
+        .env("MQBENCH_TEST_WRONG_PW", &wrong)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    let results: ResultsFile = mqbench::results::read_results(&out.join("results.json")).unwrap();
+    common::assert_matches_schema(&out.join("results.json"));
+    let ids: Vec<&str> = results.points.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(results.points.len(), 5, "{ids:?}\n{stderr}");
+
+    for (i, profile) in [(0, "plaintext"), (1, "sasl_ssl-plain"), (2, "sasl_ssl-scram-sha-512")] {
+        let p = &results.points[i];
+        assert!(p.id.ends_with(&format!("/security={profile}")), "{}", p.id);
+        assert_eq!(p.status, Status::Ok, "{}: {:?}", p.id, p.error);
+        let c = &p.counts;
+        assert_eq!(c.sent, 2000, "{}", p.id);
+        assert_eq!((c.acked, c.received), (c.sent, c.sent), "{}: {c:?}", p.id);
+        assert_eq!((c.lost, c.duplicated, c.corrupt, c.failed), (0, 0, 0, 0), "{}", p.id);
+    }
+    let sec = results.points[2].params.security.as_ref().unwrap();
+    assert_eq!((sec.sasl, sec.password_env.as_deref()), (Some(Sasl::ScramSha512), Some("MQBENCH_TEST_PW")));
+
+    // The same user with another password: the broker refuses it.
+    let refused = &results.points[3];
+    assert_eq!(refused.status, Status::Failed, "{}", refused.id);
+    let e = refused.error.as_deref().unwrap();
+    assert!(e.to_lowercase().contains("authentication"), "{e}");
+    let leaky = &results.points[4];
+    assert_eq!(leaky.status, Status::Failed);
+
+    // A literal password, or one in a librdkafka property, is refused
+    // before anything runs, and the refusal does not quote it.
+    let mut refusals = String::new();
+    for set in [
+        format!("kafka.security={{sasl: plain, username: bench, password: {in_set}}}"),
+        format!("kafka.properties={{sasl.password: {in_set}}}"),
+    ] {
+        let v = mqbench(tmp.path())
+            .arg("run")
+            .arg(&scenario)
+            .arg("--out")
+            .arg(tmp.path().join("refused"))
+            .arg("--set")
+            .arg(&set)
+            .env("MQBENCH_LOG", "debug")
+            .env("MQBENCH_TEST_PW", &good)
+            .output()
+            .unwrap();
+        assert!(!v.status.success(), "--set {set} was accepted");
+        let text = String::from_utf8_lossy(&v.stderr).into_owned() + &String::from_utf8_lossy(&v.stdout);
+        assert!(text.contains("password_env"), "{text}");
+        refusals.push_str(&text);
+    }
+    let status = mqbench(tmp.path()).args(["brokers", "status"]).output().unwrap();
+
+    // Nothing written or printed holds a secret.
+    let mut searched = files_below(&out);
+    let names: Vec<String> =
+        searched.iter().map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    for wanted in ["results.json", "results.csv", "report.html", "report.md"] {
+        assert!(names.iter().any(|n| n == wanted), "{wanted} not written: {names:?}");
+    }
+    assert!(names.iter().any(|n| n.ends_with(".svg")), "no charts: {names:?}");
+    searched.push(("stdout".into(), run.stdout.clone()));
+    searched.push(("stderr".into(), run.stderr.clone()));
+    searched.push(("run --set".into(), refusals.into_bytes()));
+    if tmp.path().join("refused").exists() {
+        searched.extend(files_below(&tmp.path().join("refused")));
+    }
+    searched.push(("brokers status".into(), [status.stdout, status.stderr].concat()));
+    for (path, bytes) in &searched {
+        for secret in [&good, &wrong, &in_url, &in_set] {
+            assert!(!contains(bytes, secret), "{} holds a secret", path.display());
+        }
+    }
+    // The debug log was on, and the stored scenario kept everything else.
+    assert!(stderr.contains("DEBUG"), "no debug log: {stderr}");
+    assert!(results.scenario_source.contains("password_env: MQBENCH_TEST_PW"));
+    assert!(results.scenario_source.contains("sasl_ssl://bench:***@127.0.0.1:1"), "{}", results.scenario_source);
+    // The report shows each point's profile.
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("sasl_ssl-scram-sha-512") && html.contains("sasl_ssl-plain"));
+    let _ = stdout;
+}
+
+/// A local Kafka with security, started here and reached as a live broker.
+struct SecuredKafka {
+    instance: Instance,
+    kind: ApacheKafkaKind,
+}
+
+impl SecuredKafka {
+    async fn start(security: &Security) -> SecuredKafka {
+        let kind = ApacheKafkaKind::new().unwrap().with_security(std::slice::from_ref(security)).unwrap();
+        let instance = Instance::start(&kind, Mode::Attached).await.unwrap();
+        SecuredKafka { instance, kind }
+    }
+    fn endpoint(&self, s: &Security) -> String {
+        self.kind.secured_endpoint(&self.instance.ports, s).unwrap()
+    }
+    fn ca(&self) -> String {
+        certs::ca_file(self.instance.dir()).unwrap().display().to_string()
+    }
+}
+
+/// Forwards every connection to 127.0.0.2:PORT on to `upstream`: the same
+/// broker under an address its certificate does not name.
+fn forward_from_127_0_0_2(upstream: std::net::SocketAddr) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.2:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        while let Ok((mut client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    port
+}
+
+/// Runs one live point against `endpoint` with `security` (YAML flow map)
+/// and `options`; returns it with the time the run took.
+async fn live_point(endpoint: &str, security: &str, options: &str) -> (mqbench::results::PointResult, Duration) {
+    let text = format!(
+        "workload:\n  payload: 1KB\n  rate: 500msgps\n  warmup: 200ms\n  duration: 1s\n  drain: 3s\n\
+         brokers:\n  - name: kafka\n    provision: live\n    endpoint: \"{endpoint}\"\n    security: {security}\n    options: {options}\n"
+    );
+    let start = Instant::now();
+    let r = common::run_scenario("tls-case.yaml", &text).await;
+    (r.points.into_iter().next().unwrap(), start.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_foreign_ca_and_wrong_host_fail_clearly_within_seconds() {
+    let good = random_secret("good");
+    let wrong = random_secret("wrong");
+    // SAFETY: set before any thread of this test reads the environment;
+    // the names are this test's own.
+    unsafe {
+        std::env::set_var("MQBENCH_TLS_TEST_PW", &good);
+        std::env::set_var("MQBENCH_TLS_TEST_WRONG_PW", &wrong);
+    }
+    let user = Security {
+        tls: mqbench::scenario::security::Tls::On(Default::default()),
+        sasl: Some(Sasl::Plain),
+        username: Some("bench".into()),
+        password_env: Some("MQBENCH_TLS_TEST_PW".into()),
+    };
+    let kafka = SecuredKafka::start(&user).await;
+    let endpoint = kafka.endpoint(&user);
+    let ca = kafka.ca();
+    let plain = |env: &str, ca: &str| {
+        format!("{{tls: {{ca_file: \"{ca}\"}}, sasl: plain, username: bench, password_env: {env}}}")
+    };
+
+    // The right password over the live path works.
+    let (p, _) = live_point(&endpoint, &plain("MQBENCH_TLS_TEST_PW", &ca), "{}").await;
+    assert_eq!(p.status, Status::Ok, "{:?}", p.error);
+    assert_eq!(p.counts.received, p.counts.sent);
+
+    let (p, took) = live_point(&endpoint, &plain("MQBENCH_TLS_TEST_WRONG_PW", &ca), "{}").await;
+    let e = p.error.clone().unwrap_or_default();
+    eprintln!("wrong password ({took:?}): {e}");
+    assert_eq!(p.status, Status::Failed);
+    assert!(e.to_lowercase().contains("authentication"), "{e}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+
+    // A CA of its own, which never signed the broker's certificate.
+    let other = tempfile::tempdir().unwrap();
+    let other_ca = certs::make(other.path()).unwrap().ca.display().to_string();
+    let (p, took) = live_point(&endpoint, &plain("MQBENCH_TLS_TEST_PW", &other_ca), "{}").await;
+    let e = p.error.clone().unwrap_or_default();
+    eprintln!("foreign CA ({took:?}): {e}");
+    assert_eq!(p.status, Status::Failed);
+    assert!(e.contains("certificate verify failed"), "{e}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+
+    // The same broker at 127.0.0.2, which its certificate does not name.
+    let upstream: std::net::SocketAddr = endpoint.parse().unwrap();
+    let proxy = forward_from_127_0_0_2(upstream);
+    let aliased = format!("127.0.0.2:{proxy}");
+    let (p, took) = live_point(&aliased, &plain("MQBENCH_TLS_TEST_PW", &ca), "{}").await;
+    let e = p.error.clone().unwrap_or_default();
+    eprintln!("wrong host ({took:?}): {e}");
+    assert_eq!(p.status, Status::Failed);
+    // librdkafka words a name mismatch as any failed verification.
+    assert!(e.contains("certificate verify failed"), "{e}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    // Through the same proxy with host-name checks off, the point runs:
+    // the failure above was the name and nothing else.
+    let (p, _) = live_point(
+        &aliased,
+        &plain("MQBENCH_TLS_TEST_PW", &ca),
+        "{properties: {ssl.endpoint.identification.algorithm: none}}",
+    )
+    .await;
+    assert_eq!(p.status, Status::Ok, "{:?}", p.error);
+    drop(kafka);
+}
