@@ -440,7 +440,8 @@ fn a_searched_rate_is_one_point_with_its_search_in_the_params() {
     let search = s.points[1].params.search.unwrap();
     assert_eq!((search.max_msgs_per_s, search.target.unwrap().us), (100_000.0, 50_000));
     // `--set` takes the same spelling, and `--quick` shortens the probes.
-    let o = Overrides { set: vec!["rate={search: {max: 1MBps, probe: 10s}}".into()], quick: true, ..Default::default() };
+    let o =
+        Overrides { set: vec!["rate={search: {max: 1MBps, probe: 10s}}".into()], quick: true, ..Default::default() };
     let s = mqbench::scenario::parse(Path::new("s.yaml"), "brokers:\n  - name: loopback\n", &o, &Rules).unwrap();
     assert_eq!(s.points[0].params.search.unwrap().probe_s, mqbench::scenario::QUICK_DURATION_S);
 }

@@ -38,9 +38,9 @@ mod service;
 
 use super::{Ack, ConnectContext, Consumer, Delivery, Driver, OutMessage, Producer, Session, Topology};
 use crate::scenario::units::{Rate, Span};
-use service::{ServerGuard, ServiceQueue, ServiceTime};
 use async_trait::async_trait;
 use serde::Deserialize;
+use service::{ServerGuard, ServiceQueue, ServiceTime};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

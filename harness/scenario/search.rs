@@ -179,7 +179,9 @@ impl RawSearch {
                 us: s.0.as_micros() as u64,
             }),
             None if self.latency.is_some() => {
-                return Err("`latency` says which latency the target is of: give a target (`p50`, `p99` or `p99.9`) too".into())
+                return Err(
+                    "`latency` says which latency the target is of: give a target (`p50`, `p99` or `p99.9`) too".into(),
+                )
             }
             None => None,
         };
@@ -189,11 +191,15 @@ impl RawSearch {
         }
         let tolerance = self.tolerance.unwrap_or(DEFAULT_TOLERANCE);
         if !(0.001..=0.5).contains(&tolerance) {
-            return Err(format!("`tolerance` is a fraction of the rate between 0.001 and 0.5 (0.02 is 2%), not {tolerance}"));
+            return Err(format!(
+                "`tolerance` is a fraction of the rate between 0.001 and 0.5 (0.02 is 2%), not {tolerance}"
+            ));
         }
         let probes = self.probes.unwrap_or(DEFAULT_PROBES);
         if probes < 2 {
-            return Err(format!("`probes` must be at least 2 (the unthrottled probe and one at a fixed rate), not {probes}"));
+            return Err(format!(
+                "`probes` must be at least 2 (the unthrottled probe and one at a fixed rate), not {probes}"
+            ));
         }
         Ok(SearchSpec { max, target, probe, tolerance, probes })
     }
