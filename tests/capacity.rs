@@ -21,9 +21,9 @@ fn search_of(r: &ResultsFile) -> (&PointResult, Vec<&PointResult>) {
     (point, probes)
 }
 
-fn loopback(options: &str, search: &str) -> String {
+fn loopback(options: &str, search: &str, warmup: &str) -> String {
     format!(
-        "workload:\n  payload: 1KB\n  rate: {{search: {{{search}}}}}\n  warmup: 1s\n  duration: 4s\n  drain: 3s\nbrokers:\n  - name: loopback\n    options: {{{options}}}\n"
+        "workload:\n  payload: 1KB\n  rate: {{search: {{{search}}}}}\n  warmup: {warmup}\n  duration: 4s\n  drain: 3s\nbrokers:\n  - name: loopback\n    options: {{{options}}}\n"
     )
 }
 
@@ -34,7 +34,7 @@ fn loopback(options: &str, search: &str) -> String {
 async fn a_fixed_service_rate_is_found_within_five_percent_limited_by_the_backlog() {
     let r = common::run_scenario(
         "capacity.yaml",
-        &loopback("service_rate: 2000msgps, queue: 4000", "max: 10MBps, probe: 3s, probes: 12"),
+        &loopback("service_rate: 2000msgps, queue: 4000", "max: 10MBps, probe: 3s, probes: 12", "1s"),
     )
     .await;
     let (point, probes) = search_of(&r);
@@ -55,29 +55,53 @@ async fn a_fixed_service_rate_is_found_within_five_percent_limited_by_the_backlo
         let rate = p.params.rate.msgs_per_s().unwrap();
         assert_eq!(p.probe.as_ref().unwrap().sustained, rate <= c.msgs_per_s, "{}: {:?}", p.id, p.probe);
     }
+
+    // The report draws the probes with the knee and tabulates the answer.
+    let inputs = vec![mqbench::report::Input { path: "results.json".into(), results: r.clone() }];
+    let report = mqbench::report::build(&inputs, mqbench::report::PublishedMode::Never);
+    assert_eq!(report.capacity.len(), 1);
+    let chart = &report.capacity[0];
+    let drawn: usize =
+        chart.figure.panels[0].lines.iter().filter(|l| !l.label.starts_with("knee")).map(|l| l.points.len()).sum();
+    assert_eq!(drawn, probes.len(), "every probe is drawn");
+    let knee = chart.figure.panels[0].lines.iter().find(|l| l.label.starts_with("knee")).expect("the knee");
+    assert!(knee.points.iter().all(|(x, _)| *x == c.msgs_per_s));
+    assert!(chart.svg.as_ref().is_ok_and(|svg| svg.contains("knee")));
+    let table = report.capacity_table.as_ref().expect("a capacity table");
+    assert_eq!(table.rows.len(), 1);
+    assert_eq!(table.rows[0][0], "loopback");
+    assert_eq!(table.rows[0][3], format!("{:.0}", c.msgs_per_s));
+    assert_eq!(table.rows[0][5], "backlog");
+    // Probes are not points of the report's own tables.
+    assert!(report.dataset.points.iter().all(|p| p.point.probe.is_none()));
 }
 
-/// Exponential service of mean 1/μ, μ = 2,000 msg/s, offered an evenly
+/// Exponential service of mean 1/μ, μ = 500 msg/s, offered an evenly
 /// paced rate λ: a D/M/1 queue. Its time in system exceeds t with
 /// probability exp(-μ(1-σ)t), σ the root in (0, 1) of σ = exp(-μ(1-σ)/λ)
 /// (Kleinrock, Queueing Systems I, §6.4). A p99 target L is then met while
 /// μ(1-σ) >= ln(100)/L: with x = ln(100)/L, σ = 1 - x/μ, and the largest λ
-/// is -x / ln(1 - x/μ). For L = 10 ms: 1,760 msg/s, 12% below μ.
+/// is -x / ln(1 - x/μ). For L = 40 ms: 440 msg/s, 12% below μ. The scale
+/// is chosen so that the harness's own few milliseconds of tail on a busy
+/// host are small beside the target, while the queue settles within the
+/// 2 s warm-up (its relaxation time near the answer is about
+/// 1 / (μ(1 - √ρ)²), 0.5 s) and each probe holds over 2,000 samples.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_latency_target_tighter_than_the_queueing_allows_lowers_the_answer_as_d_m_1_predicts() {
-    let (mu, target_s) = (2000.0f64, 0.010f64);
+    let (mu, target_s) = (500.0f64, 0.040f64);
     let x = 100f64.ln() / target_s;
     let expected = -x / (1.0 - x / mu).ln();
     // The closed form solves the fixed point it came from.
     let sigma = 1.0 - x / mu;
     assert!((sigma - (-(mu * (1.0 - sigma)) / expected).exp()).abs() < 1e-9);
-    assert!((expected - 1760.0).abs() < 5.0, "{expected}");
+    assert!((expected - 440.0).abs() < 1.0, "{expected}");
 
     let r = common::run_scenario(
         "capacity.yaml",
         &loopback(
-            "service_rate: 2000msgps, service_time: exponential, queue: 4000",
-            "max: 10MBps, p99: 10ms, probe: 4s, probes: 12",
+            "service_rate: 500msgps, service_time: exponential, queue: 1000",
+            "max: 1MBps, p99: 40ms, probe: 5s, probes: 12",
+            "2s",
         ),
     )
     .await;
@@ -89,14 +113,19 @@ async fn a_latency_target_tighter_than_the_queueing_allows_lowers_the_answer_as_
     assert!(probes.len() <= 12);
 }
 
+/// Redis started by the run: the search stays within its budget and ends
+/// on a confirmation run that holds the target. The target is loose
+/// (p99 250 ms) because the harness's own tail on a busy 2-core host
+/// reaches tens of milliseconds at p99, and this checks the search, not
+/// Redis (figures for a 50 ms target: `scenarios/capacity.yaml`).
 #[cfg(feature = "redis")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_is_searched_within_the_probe_budget_and_its_confirmation_holds_the_target() {
-    let budget = 8;
+    let budget = 10;
     let r = common::run_scenario(
         "capacity-redis.yaml",
         &format!(
-            "workload:\n  payload: 1KB\n  rate: {{search: {{max: 200MBps, p99: 50ms, probe: 2s, probes: {budget}, tolerance: 0.1}}}}\n  warmup: 500ms\n  duration: 3s\n  drain: 3s\nbrokers:\n  - name: redis\n"
+            "workload:\n  payload: 1KB\n  rate: {{search: {{max: 200MBps, p99: 250ms, probe: 2s, probes: {budget}, tolerance: 0.1}}}}\n  warmup: 500ms\n  duration: 3s\n  drain: 3s\nbrokers:\n  - name: redis\n"
         ),
     )
     .await;
@@ -107,6 +136,6 @@ async fn redis_is_searched_within_the_probe_budget_and_its_confirmation_holds_th
     let c = point.capacity.as_ref().expect("a capacity");
     assert!(c.msgs_per_s > 0.0);
     assert!(c.confirmed, "{:?}", point.warnings);
-    assert!(point.latency_us.end_to_end.p99 <= 50_000, "{:?}", point.latency_us.end_to_end);
+    assert!(point.latency_us.end_to_end.p99 <= 250_000, "{:?}", point.latency_us.end_to_end);
     assert_eq!(point.counts.lost, 0);
 }

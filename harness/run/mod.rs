@@ -307,7 +307,7 @@ pub async fn run_loaded(scenario: Scenario, opts: RunOptions, cancel: Cancellati
             // Each probe is a point of its own, on disk as it ends.
             let mut search = search::Search::new(point);
             let mut probe = 0;
-            while let Some(step) = search.next() {
+            while let Some(step) = search.next_step() {
                 let result = match step {
                     search::Step::Run(p) => {
                         emit(&mut outputs, &Event::PointStarted { index, total, point: &p })?;
@@ -316,7 +316,7 @@ pub async fn run_loaded(scenario: Scenario, opts: RunOptions, cancel: Cancellati
                         search.judge(&mut r);
                         r
                     }
-                    search::Step::Record(r) => r,
+                    search::Step::Record(r) => *r,
                 };
                 interrupted |= cancel.is_cancelled();
                 record(&mut results, &mut outputs, index, total, result)?;

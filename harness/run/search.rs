@@ -28,7 +28,11 @@
 //! search bisects it until its width is at most `tolerance` of its top or
 //! the probe budget is spent. The highest sustained rate is then run for
 //! the point's full `duration` (the confirmation run, which carries the
-//! point's id and the `capacity`). A probe that fails outright (broker
+//! point's id and the `capacity`). A confirmation run that is not
+//! sustained, while the budget lasts, is recorded as one more (failed)
+//! probe, its rate becomes the bracket's top and the search goes on below
+//! it; once the budget is spent, the last confirmation run stands with
+//! `confirmed: false` and a warning. A probe that fails outright (broker
 //! errors, broker died) ends the search: the searched point is recorded
 //! as failed with the reason, and the sweep goes on.
 //!
@@ -57,10 +61,10 @@ const FIRST_STEP: f64 = 1.25;
 pub enum Step {
     /// Run this point (a probe, or the confirmation run) and give its
     /// result to [`Search::judge`].
-    Run(Point),
+    Run(Box<Point>),
     /// Record this result as it is (the search ended without a
     /// confirmation run), then stop.
-    Record(PointResult),
+    Record(Box<PointResult>),
 }
 
 enum Phase {
@@ -87,6 +91,8 @@ pub struct Search {
     /// The next step up (no failed probe yet) and down (none sustained yet).
     up: f64,
     down: f64,
+    /// Every rate sustained so far.
+    sustained: Vec<f64>,
 }
 
 impl Search {
@@ -104,6 +110,7 @@ impl Search {
             ended: None,
             up: FIRST_STEP,
             down: FIRST_STEP,
+            sustained: Vec::new(),
         }
     }
 
@@ -128,20 +135,19 @@ impl Search {
     }
 
     /// The next step, `None` when the search is over.
-    pub fn next(&mut self) -> Option<Step> {
+    pub fn next_step(&mut self) -> Option<Step> {
         match self.phase {
-            Phase::Unthrottled => Some(Step::Run(self.probe_point(None))),
-            Phase::Probing => Some(Step::Run(self.probe_point(Some(self.next)))),
+            Phase::Unthrottled => Some(Step::Run(Box::new(self.probe_point(None)))),
+            Phase::Probing => Some(Step::Run(Box::new(self.probe_point(Some(self.next))))),
             Phase::Confirming => {
                 let mut p = self.point.clone();
                 let found = self.lo.expect("confirming a sustained rate");
                 p.params.rate = self.rate(Some(found));
-                Some(Step::Run(p))
+                Some(Step::Run(Box::new(p)))
             }
-            Phase::Done => self
-                .ended
-                .take()
-                .map(|why| Step::Record(super::point::failed_result(&self.point, why, "not measured".into()))),
+            Phase::Done => self.ended.take().map(|why| {
+                Step::Record(Box::new(super::point::failed_result(&self.point, why, "not measured".into())))
+            }),
         }
     }
 
@@ -153,6 +159,9 @@ impl Search {
                 let failed = criteria(result, &self.spec);
                 let lo = self.lo.expect("confirming a sustained rate");
                 let confirmed = result.status == Status::Ok && failed.is_empty();
+                if !confirmed && result.status == Status::Ok && self.probes < self.spec.probes {
+                    return self.reprobe(result, lo, failed);
+                }
                 if !confirmed {
                     let what: Vec<&str> = failed.iter().map(|c| c.as_str()).collect();
                     result.warnings.push(format!(
@@ -209,12 +218,39 @@ impl Search {
         let rate = self.next;
         if sustained {
             self.lo = Some(self.lo.map_or(rate, |lo| lo.max(rate)));
+            self.sustained.push(rate);
         } else {
             let criterion = failed.first().copied().unwrap_or(Criterion::Schedule);
             if self.hi.is_none_or(|(h, _)| rate < h) {
                 self.hi = Some((rate, criterion));
             }
         }
+        self.step();
+    }
+
+    /// A confirmation run that was not sustained is one more probe, failed:
+    /// the rate it ran at becomes the bracket's top and the search goes on
+    /// below it.
+    fn reprobe(&mut self, result: &mut PointResult, lo: f64, failed: Vec<Criterion>) {
+        let index = self.probes;
+        self.probes += 1;
+        result.id = format!("{}/probe={index}", self.point.id);
+        result.params.search = None;
+        result.params.rate_label = format!("{}msgps", lo.round());
+        result
+            .warnings
+            .push(format!("a confirmation run at {lo:.0} msg/s, not sustained: the search went on below it"));
+        result.probe = Some(Probe { search: self.point.id.clone(), index, sustained: false, failed: failed.clone() });
+        self.sustained.retain(|r| *r < lo);
+        self.lo = self.sustained.iter().copied().reduce(f64::max);
+        self.hi = Some((lo, failed.first().copied().unwrap_or(Criterion::Schedule)));
+        self.phase = Phase::Probing;
+        self.step();
+    }
+
+    /// Picks the next rate from the bracket, or ends the probing.
+    fn step(&mut self) {
+        let max = self.spec.max_msgs_per_s;
         self.next = match (self.lo, self.hi) {
             (Some(lo), None) if lo >= max => return self.confirm(),
             (Some(lo), None) => {
@@ -264,8 +300,8 @@ fn percentile(s: &crate::measure::LatencySummary, p: Percentile) -> u64 {
 
 /// Backlog at the window's start and end (per second of the series).
 fn backlog_growth(r: &PointResult) -> i64 {
-    let start = r.series.iter().filter(|s| s.phase == "warmup").last().map_or(0, |s| s.backlog);
-    let end = r.series.iter().filter(|s| s.phase == "measure").last().map_or(start, |s| s.backlog);
+    let start = r.series.iter().rfind(|s| s.phase == "warmup").map_or(0, |s| s.backlog);
+    let end = r.series.iter().rfind(|s| s.phase == "measure").map_or(start, |s| s.backlog);
     end as i64 - start as i64
 }
 
@@ -338,14 +374,14 @@ mod tests {
     fn run(point: &Point, capacity: f64, unthrottled: f64) -> (Vec<PointResult>, Search) {
         let mut search = Search::new(point);
         let mut out = Vec::new();
-        while let Some(step) = search.next() {
+        while let Some(step) = search.next_step() {
             match step {
                 Step::Run(p) => {
                     let mut r = outcome(&p, capacity, unthrottled);
                     search.judge(&mut r);
                     out.push(r);
                 }
-                Step::Record(r) => out.push(r),
+                Step::Record(r) => out.push(*r),
             }
         }
         (out, search)
@@ -371,6 +407,32 @@ mod tests {
     }
 
     #[test]
+    fn a_confirmation_run_that_fails_is_a_probe_and_the_search_goes_on_below_it() {
+        let point = searched("{search: {max: 100MBps}}");
+        let mut search = Search::new(&point);
+        let mut first_confirmation = true;
+        let mut results = Vec::new();
+        while let Some(Step::Run(p)) = search.next_step() {
+            let confirming = p.id == point.id;
+            // The first confirmation meets a broker slower than its probes.
+            let capacity = if confirming && first_confirmation { 1.0 } else { 7_300.0 };
+            first_confirmation &= !confirming;
+            let mut r = outcome(&p, capacity, 7_000.0);
+            search.judge(&mut r);
+            results.push(r);
+        }
+        let last = results.last().unwrap();
+        let c = last.capacity.as_ref().expect("confirmed in the end");
+        let failed_confirmation = results.iter().find(|r| r.params.duration_s == 10.0).unwrap();
+        let failed_at = failed_confirmation.params.rate.msgs_per_s().unwrap();
+        assert!(c.confirmed && c.msgs_per_s < failed_at, "{c:?}, first confirmed at {failed_at}");
+        assert!(c.not_sustained_msgs_per_s.unwrap() <= failed_at);
+        assert!(failed_confirmation.id.contains("/probe="), "{}", failed_confirmation.id);
+        assert!(!failed_confirmation.probe.as_ref().unwrap().sustained);
+        assert_eq!(results.iter().filter(|r| r.id == point.id).count(), 1);
+    }
+
+    #[test]
     fn the_upper_bound_sustained_ends_the_search_limited_by_max() {
         let point = searched("{search: {max: 5000msgps}}");
         let (results, _) = run(&point, 1e9, 1e9);
@@ -382,17 +444,17 @@ mod tests {
     fn a_failed_probe_ends_the_search_with_its_reason() {
         let point = searched("{search: {max: 100MBps}}");
         let mut search = Search::new(&point);
-        let Some(Step::Run(p)) = search.next() else { panic!() };
+        let Some(Step::Run(p)) = search.next_step() else { panic!() };
         let mut r = outcome(&p, 1000.0, 1000.0);
         search.judge(&mut r);
-        let Some(Step::Run(p)) = search.next() else { panic!() };
+        let Some(Step::Run(p)) = search.next_step() else { panic!() };
         let mut r = super::super::point::failed_result(&p, "broker died".into(), "x".into());
         search.judge(&mut r);
         assert!(!r.probe.unwrap().sustained);
-        let Some(Step::Record(end)) = search.next() else { panic!() };
+        let Some(Step::Record(end)) = search.next_step() else { panic!() };
         assert_eq!(end.status, Status::Failed);
         assert!(end.error.unwrap().contains("probe 1 (1000msgps): broker died"));
-        assert!(search.next().is_none());
+        assert!(search.next_step().is_none());
     }
 
     #[test]
