@@ -26,7 +26,10 @@
 //! the search, limited by `max`); while none has been sustained, each
 //! failed one lowers it by such steps; once a bracket exists the
 //! search bisects it until its width is at most `tolerance` of its top or
-//! the probe budget is spent. The highest sustained rate is then run for
+//! the probe budget is spent; the bracket's top is then probed once more
+//! (a single noisy failure would otherwise cap the answer for good: if it
+//! holds, the next failed rate above it is the top and the bisection goes
+//! on). The highest sustained rate is then run for
 //! the point's full `duration` (the confirmation run, which carries the
 //! point's id and the `capacity`). A confirmation run that is not
 //! sustained, while the budget lasts, is recorded as one more (failed)
@@ -93,6 +96,12 @@ pub struct Search {
     down: f64,
     /// Every rate sustained so far.
     sustained: Vec<f64>,
+    /// Every rate not sustained so far, with its first failed criterion.
+    failed: Vec<(f64, Criterion)>,
+    /// Whether the bracket's top has been probed again (once a search).
+    rechecked: bool,
+    /// Whether the probe running is that second look.
+    rechecking: bool,
 }
 
 impl Search {
@@ -111,6 +120,9 @@ impl Search {
             up: FIRST_STEP,
             down: FIRST_STEP,
             sustained: Vec::new(),
+            failed: Vec::new(),
+            rechecked: false,
+            rechecking: false,
         }
     }
 
@@ -219,12 +231,20 @@ impl Search {
         if sustained {
             self.lo = Some(self.lo.map_or(rate, |lo| lo.max(rate)));
             self.sustained.push(rate);
+            if self.rechecking {
+                // The top held on a second look: its first failure was
+                // noise, and the next failed rate above is the top.
+                self.failed.retain(|(r, _)| *r > rate);
+                self.hi = self.failed.iter().copied().reduce(|a, b| if b.0 < a.0 { b } else { a });
+            }
         } else {
             let criterion = failed.first().copied().unwrap_or(Criterion::Schedule);
+            self.failed.push((rate, criterion));
             if self.hi.is_none_or(|(h, _)| rate < h) {
                 self.hi = Some((rate, criterion));
             }
         }
+        self.rechecking = false;
         self.step();
     }
 
@@ -244,6 +264,7 @@ impl Search {
         self.sustained.retain(|r| *r < lo);
         self.lo = self.sustained.iter().copied().reduce(f64::max);
         self.hi = Some((lo, failed.first().copied().unwrap_or(Criterion::Schedule)));
+        self.failed.extend(self.hi);
         self.phase = Phase::Probing;
         self.step();
     }
@@ -263,7 +284,17 @@ impl Search {
                 self.down *= self.down;
                 next
             }
-            (Some(lo), Some((hi, _))) if hi - lo <= self.spec.tolerance * hi => return self.confirm(),
+            // A narrow bracket: its top is probed once more (a single
+            // noisy failure would otherwise cap the answer for good), then
+            // the bottom is confirmed.
+            (Some(lo), Some((hi, _))) if hi - lo <= self.spec.tolerance * hi => {
+                if self.rechecked || self.probes >= self.spec.probes {
+                    return self.confirm();
+                }
+                self.rechecked = true;
+                self.rechecking = true;
+                hi
+            }
             (Some(lo), Some((hi, _))) => (lo + hi) / 2.0,
             (None, None) => unreachable!("a probe was judged"),
         };
