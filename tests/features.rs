@@ -11,7 +11,11 @@
 #[test]
 fn every_broker_adapter_is_built_so_that_its_tests_run() {
     let features = [
-        ("redis", cfg!(feature = "redis"), "tests/redis.rs, tests/omb.rs and the redis tests of tests/provision.rs"),
+        (
+            "redis",
+            cfg!(feature = "redis"),
+            "tests/redis.rs, tests/omb.rs, the redis test of tests/capacity.rs and the redis tests of tests/provision.rs",
+        ),
         ("kafka", cfg!(feature = "kafka"), "tests/kafka.rs, tests/omb.rs and tests/security.rs"),
         ("rabbitmq", cfg!(feature = "rabbitmq"), "tests/rabbitmq.rs"),
         ("amqp1", cfg!(feature = "amqp1"), "tests/amqp1.rs"),

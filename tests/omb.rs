@@ -94,6 +94,7 @@ fn params(
         backlog,
         security: None,
         options: options(opts),
+        search: None,
     }
 }
 

@@ -341,6 +341,36 @@ const BAD: &[Bad] = &[
         says: &["cannot run `backlog: true`", "pubsub"],
         needs: Some("redis"),
     },
+    bad(
+        "a searched rate without an upper bound",
+        "workload:\n  rate: {search: {p99: 50ms}}\nbrokers:\n  - name: loopback\n",
+        "sweep.yaml:2:",
+        &["needs `max`", "`100MBps`"],
+    ),
+    bad(
+        "a searched rate whose target is not a duration",
+        "workload:\n  payload: 1KB\n  rate:\n    search: {max: 10MBps, p99: fast}\nbrokers:\n  - name: loopback\n",
+        "sweep.yaml:4:",
+        &["`fast` is not a duration", "`500ms`"],
+    ),
+    bad(
+        "a searched rate with two targets",
+        "workload:\n  rate: {search: {max: 10MBps, p50: 1ms, p99: 9ms}}\nbrokers:\n  - name: loopback\n",
+        "sweep.yaml:2:",
+        &["one latency target", "`p99.9`"],
+    ),
+    bad(
+        "a searched rate with a backlog",
+        "workload:\n  rate: {search: {max: 10MBps}}\n  backlog: true\nbrokers:\n  - name: kafka\n",
+        "sweep.yaml:2:3:",
+        &["does not combine with `backlog: true`", "give a fixed rate"],
+    ),
+    bad(
+        "an end-to-end target with nothing consumed",
+        "workload:\n  rate: {search: {max: 10MBps, p99: 5ms}}\n  subscriptions: 0\nbrokers:\n  - name: loopback\n",
+        "sweep.yaml:2:3:",
+        &["`subscriptions` is 0", "`latency: publish`"],
+    ),
     bad("no brokers", "brokers: []\n", "sweep.yaml:1:", &["no brokers"]),
     bad(
         "a rate list left open",
@@ -396,6 +426,24 @@ fn the_largest_servable_payload_and_the_slowest_measurable_rate_validate() {
     assert_eq!(s.points[0].params.payload_bytes, mqbench::scenario::MAX_PAYLOAD_BYTES);
     let s = load("workload:\n  partitions: 1024\nbrokers:\n  - name: loopback\n").unwrap();
     assert_eq!(s.points[0].params.partitions, 1024);
+}
+
+#[test]
+fn a_searched_rate_is_one_point_with_its_search_in_the_params() {
+    let s = load(
+        "workload:\n  payload: 1KB\n  rate: [2MBps, {search: {max: 100MBps, p99: 50ms}}]\nbrokers:\n  - name: loopback\n",
+    )
+    .unwrap();
+    let ids: Vec<&str> = s.points.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["loopback/payload=1000/rate=2MBps", "loopback/payload=1000/rate=search-p99-50ms"]);
+    assert!(s.points[0].params.search.is_none());
+    let search = s.points[1].params.search.unwrap();
+    assert_eq!((search.max_msgs_per_s, search.target.unwrap().us), (100_000.0, 50_000));
+    // `--set` takes the same spelling, and `--quick` shortens the probes.
+    let o =
+        Overrides { set: vec!["rate={search: {max: 1MBps, probe: 10s}}".into()], quick: true, ..Default::default() };
+    let s = mqbench::scenario::parse(Path::new("s.yaml"), "brokers:\n  - name: loopback\n", &o, &Rules).unwrap();
+    assert_eq!(s.points[0].params.search.unwrap().probe_s, mqbench::scenario::QUICK_DURATION_S);
 }
 
 #[test]

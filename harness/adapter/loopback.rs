@@ -14,8 +14,10 @@
 //! | `late_by`     | none    | how late (e.g. `500ms`); needed with `late`               |
 //! | `stall_every` | none    | period of broker stalls (e.g. `1s`)                       |
 //! | `stall_for`   | none    | length of each stall (e.g. `200ms`): sends are not acknowledged, nor delivered, until it ends |
-//! | `queue`       | 64 MiB of payload, at most 65,536 | messages buffered per consumer before senders wait (backpressure) |
+//! | `queue`       | 64 MiB of payload, at most 65,536 | messages buffered per consumer before senders wait (backpressure); with `service_rate`, also the most messages waiting for service |
 //! | `cost`        | none    | CPU time spent on each message taken (e.g. `20us`), busy, before the batch is acknowledged: a known slowdown, for testing a regression gate |
+//! | `service_rate` | none   | the most messages per second the "broker" serves (`2000msgps`, or bytes per second such as `2MBps`); the rest queue (see `loopback/service.rs`) |
+//! | `service_time` | `fixed` | `fixed` (each message takes `1 / service_rate`) or `exponential` (that mean, drawn per message) |
 //!
 //! Faults are deterministic: a fraction `f` selects exactly
 //! `floor((n + 1) f) - floor(n f)` messages at each sequence number `n` of
@@ -32,10 +34,13 @@
 //! Stamps: a batch is acknowledged as `send` returns (its messages are in
 //! the consumers' queues by then), or, during a stall, when the stall ends.
 
+mod service;
+
 use super::{Ack, ConnectContext, Consumer, Delivery, Driver, OutMessage, Producer, Session, Topology};
-use crate::scenario::units::Span;
+use crate::scenario::units::{Rate, Span};
 use async_trait::async_trait;
 use serde::Deserialize;
+use service::{ServerGuard, ServiceQueue, ServiceTime};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -67,6 +72,10 @@ struct Options {
     queue: Option<usize>,
     #[serde(default, with = "span_opt")]
     cost: Option<Duration>,
+    #[serde(default)]
+    service_rate: Option<Rate>,
+    #[serde(default)]
+    service_time: Option<ServiceTime>,
 }
 
 /// Messages a consumer's queue holds by default: bounded by bytes as well,
@@ -109,6 +118,15 @@ impl Options {
             _ if self.cost.is_some_and(|c| c > Duration::from_millis(10)) => {
                 Err("`cost` is CPU time per message: at most 10ms (it busy-waits a worker thread)".into())
             }
+            _ if self.service_rate == Some(Rate::Max) => {
+                Err("`service_rate` is a rate such as `2000msgps` or `2MBps`: `max` is no limit (leave it out)".into())
+            }
+            _ if self.service_time.is_some() && self.service_rate.is_none() => {
+                Err("`service_time` shapes `service_rate`: give `service_rate` too".into())
+            }
+            _ if self.service_rate.is_some() && (self.stall_every.is_some() || self.late > 0.0) => Err(
+                "`service_rate` does not combine with `stall_every` or `late` (stalled and late messages would bypass its queue)".into(),
+            ),
             _ => Ok(()),
         }
     }
@@ -139,6 +157,7 @@ impl Driver for LoopbackDriver {
             wiring: Mutex::new(Default::default()),
             tallies: Arc::new(Tallies::default()),
             started: Instant::now(),
+            server: Mutex::new(None),
         }))
     }
 
@@ -220,6 +239,23 @@ struct LoopbackSession {
     wiring: Mutex<std::collections::HashMap<String, Wiring>>,
     tallies: Arc<Tallies>,
     started: Instant,
+    /// The service queue (with `service_rate`), shared by every topic,
+    /// started by the first `prepare` (which knows the payload size).
+    server: Mutex<Option<(ServiceQueue, ServerGuard)>>,
+}
+
+impl LoopbackSession {
+    fn start_server(&self, payload_bytes: u64) {
+        let Some(msgs_per_s) = self.options.service_rate.and_then(|r| r.msgs_per_sec(payload_bytes)) else {
+            return;
+        };
+        let mut server = self.server.lock().unwrap();
+        if server.is_none() {
+            let capacity = self.options.queue.unwrap_or_else(|| default_queue(payload_bytes));
+            let time = self.options.service_time.unwrap_or(ServiceTime::Fixed);
+            *server = Some(ServiceQueue::start(msgs_per_s, time, capacity));
+        }
+    }
 }
 
 /// Burns `d` of CPU on the calling thread.
@@ -248,6 +284,7 @@ impl Session for LoopbackSession {
     }
 
     async fn prepare(&self, t: &Topology) -> anyhow::Result<()> {
+        self.start_server(t.payload_bytes);
         let mut senders = Vec::new();
         let mut receivers = Vec::new();
         for _ in &t.subscriptions {
@@ -280,6 +317,7 @@ impl Session for LoopbackSession {
             next_consumer: AtomicUsize::new(0),
             held: None,
             started: self.started,
+            server: self.server.lock().unwrap().as_ref().map(|(q, _)| q.clone()),
         }))
     }
 
@@ -348,6 +386,8 @@ struct LoopbackProducer {
     /// A message held back to be delivered after the next one.
     held: Option<Delivery>,
     started: Instant,
+    /// With `service_rate`: deliveries wait for service here.
+    server: Option<ServiceQueue>,
 }
 
 impl LoopbackProducer {
@@ -434,6 +474,18 @@ impl Producer for LoopbackProducer {
             return Ok(());
         }
         self.shared.flush_stalled().await?;
+        if let Some(server) = &self.server {
+            // Both go through the one server; `again` after the batch, as
+            // without a limit.
+            if !deliveries.is_empty() {
+                server.admit(&self.shared, consumer, deliveries).await?;
+            }
+            if !again.is_empty() {
+                server.admit(&self.shared, consumer + 1, again).await?;
+            }
+            acks.push(Ack::done(batch.len()));
+            return Ok(());
+        }
         if !deliveries.is_empty() {
             self.shared.deliver(consumer, deliveries).await?;
         }
@@ -447,7 +499,10 @@ impl Producer for LoopbackProducer {
     async fn flush(&mut self) -> anyhow::Result<()> {
         if let Some(h) = self.held.take() {
             let consumer = self.next_consumer.fetch_add(1, Ordering::Relaxed);
-            self.shared.deliver(consumer, vec![h]).await?;
+            match &self.server {
+                Some(server) => server.admit(&self.shared, consumer, vec![h]).await?,
+                None => self.shared.deliver(consumer, vec![h]).await?,
+            }
         }
         self.shared.flush_stalled().await
     }
@@ -514,6 +569,13 @@ mod tests {
         assert!(d.check_options(&opts(serde_json::json!({"late": 0.1}))).unwrap_err().contains("`late_by`"));
         assert!(d.check_options(&opts(serde_json::json!({"late": 0.1, "late_by": "1s"}))).is_ok());
         assert!(d.check_options(&opts(serde_json::json!({"redeliver": 2}))).unwrap_err().contains("`redeliver`"));
+        assert!(d.check_options(&opts(serde_json::json!({"service_rate": "2000msgps"}))).is_ok());
+        let exp = serde_json::json!({"service_rate": "2MBps", "service_time": "exponential"});
+        assert!(d.check_options(&opts(exp)).is_ok());
+        assert!(d.check_options(&opts(serde_json::json!({"service_rate": "max"}))).unwrap_err().contains("`max`"));
+        assert!(d.check_options(&opts(serde_json::json!({"service_rate": 2000}))).unwrap_err().contains("no unit"));
+        let shape = serde_json::json!({"service_time": "exponential"});
+        assert!(d.check_options(&opts(shape)).unwrap_err().contains("give `service_rate`"));
         assert!(d.check_options(&opts(serde_json::json!({"cost": "20us"}))).is_ok());
         assert!(d.check_options(&opts(serde_json::json!({"cost": "1s"}))).unwrap_err().contains("`cost`"));
     }

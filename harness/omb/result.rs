@@ -367,6 +367,7 @@ pub fn to_results(path: &Path, r: &TestResult) -> ResultsFile {
             backlog: false,
             security: None,
             options: serde_json::Map::new(),
+            search: None,
         },
         status: Status::Ok,
         error: None,
@@ -403,6 +404,8 @@ pub fn to_results(path: &Path, r: &TestResult) -> ResultsFile {
         resources: Default::default(),
         adapter_stats: serde_json::Value::Null,
         window: None,
+        probe: None,
+        capacity: None,
     };
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "omb".into());
     ResultsFile {

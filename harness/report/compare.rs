@@ -193,7 +193,10 @@ fn spread(v: &[f64]) -> f64 {
 
 fn by_id(r: &ResultsFile) -> BTreeMap<&str, Vec<&PointResult>> {
     let mut m: BTreeMap<&str, Vec<&PointResult>> = BTreeMap::new();
-    for p in &r.points {
+    // A searched rate's probes run at whatever rates each search chose:
+    // its confirmation run (the point's id, at the capacity found) is
+    // what compares.
+    for p in r.points.iter().filter(|p| p.probe.is_none()) {
         m.entry(p.id.as_str()).or_default().push(p);
     }
     m

@@ -44,7 +44,11 @@ impl<'a> Dataset<'a> {
         let points: Vec<Pt> = inputs
             .iter()
             .enumerate()
-            .flat_map(|(i, input)| input.results.points.iter().map(move |p| Pt { input: i, point: p }))
+            // A searched rate's probes are drawn with their search
+            // (`capacity.rs`), not as points of their own.
+            .flat_map(|(i, input)| {
+                input.results.points.iter().filter(|p| p.probe.is_none()).map(move |p| Pt { input: i, point: p })
+            })
             .collect();
         let mut inputs_of: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for p in &points {

@@ -292,6 +292,13 @@ pub fn render(r: &Report) -> String {
         );
         o.push_str("</aside></div>\n");
     }
+    if let Some(t) = &r.capacity_table {
+        o.push_str("<h2 id=\"capacity\">Capacity</h2>\n<p>Searched rates: the highest rate sustained (schedule kept, backlog not growing, nothing lost, the target held), from the lowest to the highest over repeats; MB = 10<sup>6</sup> B.</p>\n");
+        table(&mut o, "capacity", t);
+        for c in &r.capacity {
+            chart(&mut o, c);
+        }
+    }
     o.push_str("<h2 id=\"charts\">Charts</h2>\n");
     if r.overview.is_empty() {
         o.push_str("<p>No unthrottled or fixed-rate points succeeded: nothing to draw across points.</p>\n");

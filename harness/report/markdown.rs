@@ -68,6 +68,20 @@ pub fn render(r: &Report) -> String {
         }
         o.push('\n');
     }
+    if let Some(t) = &r.capacity_table {
+        o.push_str("## Capacity\n\nSearched rates: the highest rate sustained (schedule kept, backlog not growing, nothing lost, the target held), from the lowest to the highest over repeats; MB = 10^6 bytes.\n\n");
+        table(&mut o, t);
+        for c in &r.capacity {
+            match &c.png {
+                Some(path) => {
+                    let _ = writeln!(o, "![{}]({})\n\n{}\n", c.figure.title, path, c.figure.caption);
+                }
+                None => {
+                    let _ = writeln!(o, "{}: PNG not drawn (see report.html for the SVG).\n", c.figure.title);
+                }
+            }
+        }
+    }
     o.push_str("## Runs\n\n");
     table(&mut o, &tables::runs(ds));
     o.push_str("## Plausibility warnings\n\n");

@@ -3,6 +3,7 @@
 //! Nothing here runs a benchmark: every number comes from results files,
 //! so any report can be regenerated from what a run left on disk.
 
+pub mod capacity;
 pub mod commands;
 pub mod compare;
 pub mod data;
@@ -56,6 +57,10 @@ pub struct Report<'a> {
     pub overview: Vec<Chart>,
     /// Per point (index into `dataset.points`): percentile plot and series.
     pub per_point: Vec<(usize, Vec<Chart>)>,
+    /// Searched rates: latency against offered rate per searched point.
+    pub capacity: Vec<Chart>,
+    /// Searched rates: broker x payload -> capacity.
+    pub capacity_table: Option<tables::Table>,
 }
 
 /// What `write` produced, and what went wrong without stopping it.
@@ -125,7 +130,9 @@ pub fn build(inputs: &[Input], mode: PublishedMode) -> Report<'_> {
             (i, charts)
         })
         .collect();
-    Report { dataset, published, warnings, summary, overview, per_point }
+    let capacity = capacity::figures(&dataset).into_iter().map(chart).collect();
+    let capacity_table = capacity::table(&dataset);
+    Report { dataset, published, warnings, summary, overview, per_point, capacity, capacity_table }
 }
 
 /// Writes report.html, report.md and charts/*.png|svg into `out`.
@@ -134,7 +141,11 @@ pub fn write(inputs: &[Input], out: &Path, mode: PublishedMode) -> anyhow::Resul
         .with_context(|| format!("cannot create report directory {}", out.display()))?;
     let mut report = build(inputs, mode);
     let mut problems = Vec::new();
-    let charts = report.overview.iter_mut().chain(report.per_point.iter_mut().flat_map(|(_, c)| c.iter_mut()));
+    let charts = report
+        .overview
+        .iter_mut()
+        .chain(report.capacity.iter_mut())
+        .chain(report.per_point.iter_mut().flat_map(|(_, c)| c.iter_mut()));
     for c in charts {
         match &c.svg {
             Ok(svg) => {

@@ -128,6 +128,76 @@ pub struct PointResult {
     /// point: what `merge` checks shards' overlap with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<MeasuredWindow>,
+    /// A probe of a searched rate: which search it belongs to and how it
+    /// was judged (absent on other points).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<Probe>,
+    /// What a searched rate found (on its confirmation run, which has the
+    /// search's id; absent on other points).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<Capacity>,
+}
+
+/// Why a probed rate was not sustained.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Criterion {
+    /// The producers could not keep the send schedule.
+    Schedule,
+    /// The consumers fell behind: the backlog grew over the window.
+    Backlog,
+    /// Messages were lost or failed.
+    Loss,
+    /// The latency target was missed.
+    Latency,
+    /// Nothing failed up to the search's upper bound (`max`).
+    Max,
+}
+
+impl Criterion {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Criterion::Schedule => "schedule",
+            Criterion::Backlog => "backlog",
+            Criterion::Loss => "loss",
+            Criterion::Latency => "latency",
+            Criterion::Max => "max",
+        }
+    }
+}
+
+/// One probe of a search, as judged.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Probe {
+    /// The id of the searched point.
+    pub search: String,
+    /// 0-based, in the order run; probe 0 is unthrottled (it finds the
+    /// bracket's top and is not judged).
+    pub index: u32,
+    /// Whether the rate was sustained (always false for the unthrottled
+    /// probe and for a failed one).
+    pub sustained: bool,
+    /// What failed, in the order schedule, backlog, loss, latency.
+    #[serde(default)]
+    pub failed: Vec<Criterion>,
+}
+
+/// The highest sustained rate a search found.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Capacity {
+    pub msgs_per_s: f64,
+    pub bytes_per_s: f64,
+    /// What stopped the rate going higher: the first failed criterion of
+    /// the lowest probe that was not sustained, or `max` when every probe
+    /// up to the upper bound was sustained.
+    pub limited_by: Criterion,
+    /// The lowest probed rate that was not sustained (the bracket's top).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_sustained_msgs_per_s: Option<f64>,
+    /// Probes run, the unthrottled one included.
+    pub probes: u32,
+    /// Whether this full-length run at the rate found was sustained too.
+    pub confirmed: bool,
 }
 
 /// One topic's share of a point.

@@ -9,6 +9,7 @@ pub mod output;
 pub mod pacer;
 pub mod point;
 pub mod producer;
+pub mod search;
 pub mod shard;
 pub mod topics;
 pub mod usage;
@@ -82,6 +83,103 @@ fn record_incident(result: &mut PointResult, incident: provision::Incident) {
         });
     } else {
         result.warnings.push(incident.message);
+    }
+}
+
+/// Adds a finished point to the results and tells every output (the
+/// results writer puts it on disk before anything else runs).
+fn record(
+    results: &mut ResultsFile,
+    outputs: &mut [Box<dyn Output>],
+    index: usize,
+    total: usize,
+    result: PointResult,
+) -> anyhow::Result<()> {
+    results.points.push(result);
+    let last = results.points.last().expect("just pushed");
+    for o in outputs.iter_mut() {
+        o.on(&Event::PointFinished { index, total, result: last, results })?;
+    }
+    Ok(())
+}
+
+/// What running one point needs besides the point and its broker.
+struct PointRunner<'a> {
+    opts: &'a RunOptions,
+    stamp: &'a str,
+    barrier: Option<&'a shard::StartBarrier>,
+    cancel: &'a CancellationToken,
+}
+
+impl PointRunner<'_> {
+    /// Runs `point` (the `index`-th of the scenario; `tag` tells a search's
+    /// probes' topics apart) on the broker already provisioned for it.
+    async fn run(
+        &self,
+        point: &scenario::Point,
+        index: usize,
+        tag: &str,
+        broker: &mut Option<(String, BrokerState)>,
+        outputs: &mut Vec<Box<dyn Output>>,
+    ) -> PointResult {
+        let (opts, cancel) = (self.opts, self.cancel);
+        match broker.as_mut().map(|(_, b)| b) {
+            Some(Ok(b)) => match b.before_point().await {
+                Err(e) => failed_result(point, format!("broker not usable: {e:#}"), "unknown".into()),
+                Ok(()) => match b.endpoint_for(point.params.security.as_ref()) {
+                    Err(e) => failed_result(point, format!("{e:#}"), "unknown".into()),
+                    Ok(endpoint) => {
+                        let (hint, pids, cgroup) = (b.software_hint(), b.pids(), b.cgroup());
+                        let target = PointTarget {
+                            security: point.params.security.as_ref().map(|s| with_trust(s, b.trust())),
+                            endpoint: &endpoint,
+                            software_hint: hint.as_deref(),
+                            broker_pids: pids,
+                            broker_cgroup: cgroup,
+                            topic: format!(
+                                "mqbench-{}-{}-r{}{tag}{}",
+                                self.stamp.to_lowercase(),
+                                index,
+                                point.repeat,
+                                opts.shard.map(|s| format!("-s{}", s.index)).unwrap_or_default()
+                            ),
+                            shard: opts.shard,
+                            keep_topic: opts.keep_topics,
+                            barrier: self.barrier.map(|b| b.for_point(index)),
+                        };
+                        let mut progress_outputs = std::mem::take(outputs);
+                        let mut on_progress = |p: &point::Progress| {
+                            for o in progress_outputs.iter_mut() {
+                                let _ = o.on(&Event::Progress { point, progress: p });
+                            }
+                        };
+                        // A panic inside the point (a harness bug) is caught
+                        // here, so the point is recorded as failed and the
+                        // sweep goes on; `progress_outputs` (the results
+                        // writer among them) survives it.
+                        let r =
+                            AssertUnwindSafe(run_point(point, &target, cancel, &mut on_progress)).catch_unwind().await;
+                        *outputs = progress_outputs;
+                        let mut r = r.unwrap_or_else(|panic| {
+                            failed_result(
+                                point,
+                                format!(
+                                    "the harness panicked inside this point (a bug in mqbench): {}",
+                                    panic_text(&*panic)
+                                ),
+                                "unknown".into(),
+                            )
+                        });
+                        if let Some(incident) = b.after_point() {
+                            record_incident(&mut r, incident);
+                        }
+                        r
+                    }
+                },
+            },
+            Some(Err(e)) => failed_result(point, format!("broker did not start: {e}"), "not started".into()),
+            None => unreachable!("a broker is provisioned before its first point"),
+        }
     }
 }
 
@@ -199,70 +297,34 @@ pub async fn run_loaded(scenario: Scenario, opts: RunOptions, cancel: Cancellati
             };
             broker = Some((point.broker.name.clone(), up));
         }
-        emit(&mut outputs, &Event::PointStarted { index, total, point })?;
-        let result = match broker.as_mut().map(|(_, b)| b) {
-            Some(Ok(b)) => match b.before_point().await {
-                Err(e) => failed_result(point, format!("broker not usable: {e:#}"), "unknown".into()),
-                Ok(()) => match b.endpoint_for(point.params.security.as_ref()) {
-                    Err(e) => failed_result(point, format!("{e:#}"), "unknown".into()),
-                    Ok(endpoint) => {
-                        let (hint, pids, cgroup) = (b.software_hint(), b.pids(), b.cgroup());
-                        let target = PointTarget {
-                            security: point.params.security.as_ref().map(|s| with_trust(s, b.trust())),
-                            endpoint: &endpoint,
-                            software_hint: hint.as_deref(),
-                            broker_pids: pids,
-                            broker_cgroup: cgroup,
-                            topic: format!(
-                                "mqbench-{}-{}-r{}{}",
-                                stamp.to_lowercase(),
-                                index,
-                                point.repeat,
-                                opts.shard.map(|s| format!("-s{}", s.index)).unwrap_or_default()
-                            ),
-                            shard: opts.shard,
-                            keep_topic: opts.keep_topics,
-                            barrier: barrier.as_ref().map(|b| b.for_point(index)),
-                        };
-                        let mut progress_outputs = std::mem::take(&mut outputs);
-                        let mut on_progress = |p: &point::Progress| {
-                            for o in progress_outputs.iter_mut() {
-                                let _ = o.on(&Event::Progress { point, progress: p });
-                            }
-                        };
-                        // A panic inside the point (a harness bug) is caught
-                        // here, so the point is recorded as failed and the
-                        // sweep goes on; `progress_outputs` (the results
-                        // writer among them) survives it.
-                        let r =
-                            AssertUnwindSafe(run_point(point, &target, &cancel, &mut on_progress)).catch_unwind().await;
-                        outputs = progress_outputs;
-                        let mut r = r.unwrap_or_else(|panic| {
-                            failed_result(
-                                point,
-                                format!(
-                                    "the harness panicked inside this point (a bug in mqbench): {}",
-                                    panic_text(&*panic)
-                                ),
-                                "unknown".into(),
-                            )
-                        });
-                        if let Some(incident) = b.after_point() {
-                            record_incident(&mut r, incident);
-                        }
+        let runner = PointRunner { opts: &opts, stamp: &stamp, barrier: barrier.as_ref(), cancel: &cancel };
+        if point.params.search.is_none() {
+            emit(&mut outputs, &Event::PointStarted { index, total, point })?;
+            let result = runner.run(point, index, "", &mut broker, &mut outputs).await;
+            interrupted |= cancel.is_cancelled();
+            record(&mut results, &mut outputs, index, total, result)?;
+        } else {
+            // Each probe is a point of its own, on disk as it ends.
+            let mut search = search::Search::new(point);
+            let mut probe = 0;
+            while let Some(step) = search.next_step() {
+                let result = match step {
+                    search::Step::Run(p) => {
+                        emit(&mut outputs, &Event::PointStarted { index, total, point: &p })?;
+                        let mut r = runner.run(&p, index, &format!("-p{probe}"), &mut broker, &mut outputs).await;
+                        probe += 1;
+                        search.judge(&mut r);
                         r
                     }
-                },
-            },
-            Some(Err(e)) => failed_result(point, format!("broker did not start: {e}"), "not started".into()),
-            None => unreachable!("a broker is provisioned before its first point"),
-        };
-        if cancel.is_cancelled() {
-            interrupted = true;
+                    search::Step::Record(r) => *r,
+                };
+                interrupted |= cancel.is_cancelled();
+                record(&mut results, &mut outputs, index, total, result)?;
+                if interrupted {
+                    break;
+                }
+            }
         }
-        results.points.push(result);
-        let last = results.points.last().expect("just pushed");
-        emit(&mut outputs, &Event::PointFinished { index, total, result: last, results: &results })?;
         if interrupted {
             break;
         }

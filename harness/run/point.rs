@@ -101,6 +101,8 @@ pub fn failed_result(point: &Point, error: String, software: String) -> PointRes
         resources: Resources::default(),
         adapter_stats: serde_json::Value::Null,
         window: None,
+        probe: None,
+        capacity: None,
     }
 }
 
@@ -559,6 +561,8 @@ fn assemble(
         resources: Resources::default(),
         adapter_stats: serde_json::Value::Null,
         window: None,
+        probe: None,
+        capacity: None,
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::model::{BrokerSpec, OneOrMany, Provision, WorkloadSpec};
 use super::point::{BrokerTarget, Params, Point, RateParam};
+use super::search::RateSpec;
 use super::security::Security;
 use super::units::{Rate, Size, Span};
 use std::time::Duration;
@@ -11,7 +12,7 @@ use std::time::Duration;
 pub fn builtin_workload() -> WorkloadSpec {
     WorkloadSpec {
         payload: Some(OneOrMany::One(Size(1000))),
-        rate: Some(OneOrMany::One(Rate::BytesPerSec(1e6))),
+        rate: Some(OneOrMany::One(RateSpec::Fixed(Rate::BytesPerSec(1e6)))),
         topics: Some(OneOrMany::One(1)),
         producers: Some(OneOrMany::One(1)),
         subscriptions: Some(OneOrMany::One(1)),
@@ -178,8 +179,17 @@ pub fn expand_broker(
         }
         let params = Params {
             payload_bytes: payload.0,
-            rate: RateParam::from_rate(rate, payload.0),
+            // A searched point runs probes at fixed rates; until then it
+            // records no rate of its own.
+            rate: match rate {
+                RateSpec::Fixed(r) => RateParam::from_rate(r, payload.0),
+                RateSpec::Search(_) => RateParam::Max(super::point::MaxTag::Max),
+            },
             rate_label: rate.label(),
+            search: match rate {
+                RateSpec::Search(s) => Some(s.resolve(payload.0)),
+                RateSpec::Fixed(_) => None,
+            },
             topics: topics[top],
             producers: producers[pro],
             subscriptions: subscriptions[sub],

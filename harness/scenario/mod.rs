@@ -6,6 +6,7 @@ pub mod expand;
 pub mod locate;
 pub mod model;
 pub mod point;
+pub mod search;
 pub mod security;
 pub mod units;
 
@@ -205,6 +206,28 @@ pub fn parse(
                 let path = [here("options"), vec![key.as_str().into()]].concat();
                 return Err(ctx.at(&path, format!("broker `{}`: {msg}", broker.name)));
             }
+            if let Some(search) = &p.params.search {
+                let at = knob("rate", broker.workload.rate.is_some());
+                if p.params.backlog {
+                    return Err(ctx.at(
+                        &at,
+                        format!(
+                            "broker `{}`: a searched rate judges each probe by whether consumers keep up as it runs, so it does not combine with `backlog: true` (consumers attached afterwards); search without `backlog`, or give a fixed rate",
+                            broker.name
+                        ),
+                    ));
+                }
+                let e2e = search.target.is_some_and(|t| t.latency == search::Metric::EndToEnd);
+                if e2e && p.params.subscriptions == 0 {
+                    return Err(ctx.at(
+                        &at,
+                        format!(
+                            "broker `{}`: an end-to-end latency target needs consumers, and `subscriptions` is 0: add `latency: publish` to the search",
+                            broker.name
+                        ),
+                    ));
+                }
+            }
             if p.params.backlog {
                 let at = if broker.workload.backlog.is_some() {
                     [here("workload"), vec!["backlog".into()]].concat()
@@ -224,6 +247,9 @@ pub fn parse(
                 p.params.warmup_s = p.params.warmup_s.min(QUICK_WARMUP_S);
                 p.params.duration_s = p.params.duration_s.min(QUICK_DURATION_S);
                 p.params.drain_s = p.params.drain_s.min(QUICK_DRAIN_S);
+                if let Some(search) = &mut p.params.search {
+                    search.probe_s = search.probe_s.min(QUICK_DURATION_S);
+                }
             }
         }
         points.extend(broker_points);

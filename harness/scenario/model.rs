@@ -5,7 +5,8 @@
 //! (see `expand.rs`). Adapter knobs live under each broker's `options` and
 //! may be lists too.
 
-use super::units::{Rate, Size, Span};
+use super::search::RateSpec;
+use super::units::{Size, Span};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -101,8 +102,9 @@ pub struct ScenarioFile {
 pub struct WorkloadSpec {
     /// Exact body size on the wire (default `1KB`).
     pub payload: Option<OneOrMany<Size>>,
-    /// Total producer rate over all producers of all topics (default `1MBps`).
-    pub rate: Option<OneOrMany<Rate>>,
+    /// Total producer rate over all producers of all topics (default
+    /// `1MBps`), or a search for the highest sustained one (`search.rs`).
+    pub rate: Option<OneOrMany<RateSpec>>,
     /// Topics (default 1): each has its own `producers`, `subscriptions`
     /// and `consumers`; `rate` stays the total over every topic.
     pub topics: Option<OneOrMany<u32>>,

@@ -109,6 +109,11 @@ pub struct Params {
     pub security: Option<super::security::Security>,
     /// Adapter knobs, one value each, as the adapter will parse them.
     pub options: serde_json::Map<String, serde_json::Value>,
+    /// A searched rate (`rate: {search: ...}`): the point's probes and its
+    /// confirmation run find and measure the highest sustained rate (see
+    /// `run::search`); absent for a fixed rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<super::search::SearchParam>,
 }
 
 fn one() -> u32 {

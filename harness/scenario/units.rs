@@ -184,7 +184,7 @@ impl<T> de::Visitor<'_> for UnitVisitor<T> {
 }
 
 const SIZE_EXPECTED: &str = "a size such as `10B`, `1KB` (1,000 B), `100KB`, `1MB` or `4KiB` (1,024 B)";
-const RATE_EXPECTED: &str = "a rate such as `1MBps` (10^6 bytes/s), `500KBps`, `5000msgps` or `max`";
+pub(crate) const RATE_EXPECTED: &str = "a rate such as `1MBps` (10^6 bytes/s), `500KBps`, `5000msgps` or `max`";
 const SPAN_EXPECTED: &str = "a duration such as `500ms`, `10s` or `2m`";
 
 impl<'de> Deserialize<'de> for Size {
