@@ -13,17 +13,19 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("measure", &[]),
     // The body format's limits (header lengths, producers a compact header
     // can name) are checked at validation, so the file's line is named.
-    ("scenario", &["measure"]),
+    // `system::secrets` (redacting and scrubbing passwords) is below
+    // everything: scenario text, results and reports all pass through it.
+    ("scenario", &["measure", "system"]),
     ("adapter", &["scenario", "measure", "system"]),
     ("provision", &["scenario", "adapter", "system"]),
     ("run", &["scenario", "adapter", "provision", "measure", "results", "system"]),
-    ("results", &["scenario", "measure"]),
+    ("results", &["scenario", "measure", "system"]),
     // OpenMessaging Benchmark files: scenario text from OMB workloads and
     // results values from OMB result files (adapters asked through
     // `scenario::AdapterRules`, never named).
     ("omb", &["scenario", "measure", "results"]),
     // Reads OMB result files beside mqbench's.
-    ("report", &["scenario", "measure", "results", "omb"]),
+    ("report", &["scenario", "measure", "results", "omb", "system"]),
     ("cli", &["scenario", "adapter", "provision", "run", "measure", "results", "report", "system", "omb"]),
 ];
 
