@@ -144,7 +144,13 @@ async fn rabbitmq_a_wrong_password_fails_clearly_and_quickly() {
     let p = &r.points[0];
     assert_eq!(p.status, Status::Failed);
     let error = p.error.as_deref().unwrap_or_default();
-    assert!(error.contains("authentication failed") && error.contains("`guest`"), "{error}");
+    // The error names the user, unless another test of this process has
+    // connected as guest:guest: then `guest` is a registered password and
+    // is masked wherever it appears (the user name too).
+    assert!(
+        error.contains("authentication failed") && (error.contains("`guest`") || error.contains("`***`")),
+        "{error}"
+    );
     assert!(!error.contains("not-the-password"), "the password leaked into results: {error}");
     assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
 }

@@ -139,7 +139,15 @@ pub fn build(inputs: &[Input], mode: PublishedMode) -> Report<'_> {
 pub fn write(inputs: &[Input], out: &Path, mode: PublishedMode) -> anyhow::Result<Written> {
     std::fs::create_dir_all(out.join("charts"))
         .with_context(|| format!("cannot create report directory {}", out.display()))?;
-    let mut report = build(inputs, mode);
+    // A password registered in this process leaves the data before it is
+    // drawn; scrubbing the rendered text instead could break its markup.
+    let mut clean = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let mut results = input.results.clone();
+        crate::results::scrub_results(&mut results)?;
+        clean.push(Input { path: input.path.clone(), results });
+    }
+    let mut report = build(&clean, mode);
     let mut problems = Vec::new();
     let charts = report
         .overview
@@ -161,9 +169,8 @@ pub fn write(inputs: &[Input], out: &Path, mode: PublishedMode) -> anyhow::Resul
         }
     }
     let html = out.join("report.html");
-    let scrub = crate::system::secrets::scrub_registered;
-    crate::results::write_atomic(&html, scrub(&html::render(&report)).as_bytes())?;
+    crate::results::write_atomic(&html, html::render(&report).as_bytes())?;
     let markdown = out.join("report.md");
-    crate::results::write_atomic(&markdown, scrub(&markdown::render(&report)).as_bytes())?;
+    crate::results::write_atomic(&markdown, markdown::render(&report).as_bytes())?;
     Ok(Written { html, markdown, problems })
 }

@@ -39,11 +39,14 @@ impl ResultsWriter {
 
     pub fn write(&self, results: &ResultsFile) -> anyhow::Result<()> {
         // A password registered while the run read it never reaches disk,
-        // wherever a message quoted it.
-        let json = crate::system::secrets::scrub_registered(&serde_json::to_string_pretty(results)?);
+        // wherever a message quoted it. The values are scrubbed, not the
+        // text: a password that is also a word of the format (`mqbench`)
+        // would otherwise break the file's keys.
+        let mut clean = results.clone();
+        super::scrub::scrub_results(&mut clean)?;
+        let json = serde_json::to_string_pretty(&clean)?;
         write_atomic(&self.json_path(), json.as_bytes())?;
-        let csv = crate::system::secrets::scrub_registered(&csv::to_csv(results));
-        write_atomic(&self.dir.join("results.csv"), csv.as_bytes())?;
+        write_atomic(&self.dir.join("results.csv"), csv::to_csv(&clean).as_bytes())?;
         Ok(())
     }
 }

@@ -96,6 +96,9 @@ fn record(
     result: PointResult,
 ) -> anyhow::Result<()> {
     results.points.push(result);
+    // Secrets registered while the point ran leave memory as they leave
+    // the files, so the run returns what it wrote.
+    crate::results::scrub_results(results)?;
     let last = results.points.last().expect("just pushed");
     for o in outputs.iter_mut() {
         o.on(&Event::PointFinished { index, total, result: last, results })?;
@@ -253,6 +256,7 @@ pub async fn run_loaded(scenario: Scenario, opts: RunOptions, cancel: Cancellati
         points: Vec::new(),
     };
     // The file is on disk (with no points yet) before the first point starts.
+    crate::results::scrub_results(&mut results)?;
     writer.write(&results)?;
     let mut outputs: Vec<Box<dyn Output>> = vec![Box::new(writer)];
     if opts.progress {
@@ -335,6 +339,7 @@ pub async fn run_loaded(scenario: Scenario, opts: RunOptions, cancel: Cancellati
         }
     }
     results.run.finished_at = Some(env::now_rfc3339());
+    crate::results::scrub_results(&mut results)?;
     emit(&mut outputs, &Event::RunFinished { results: &results, dir: &dir })?;
     Ok(RunOutcome { dir, results, interrupted })
 }
