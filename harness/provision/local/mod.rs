@@ -47,7 +47,7 @@ pub fn kind_with_security(
     options: &serde_json::Map<String, serde_json::Value>,
     securities: &[Security],
 ) -> anyhow::Result<Box<dyn LocalKind>> {
-    if !securities.is_empty() && !matches!(adapter, "kafka" | "redis") {
+    if !securities.is_empty() && !matches!(adapter, "kafka" | "redis" | "rabbitmq") {
         anyhow::bail!("a local `{adapter}` broker with `security:` is not available yet: use `provision: live`");
     }
     match adapter {
@@ -55,7 +55,7 @@ pub fn kind_with_security(
         "artemis" => Ok(Box::new(artemis::ArtemisKind::new()?)),
         "activemq" => Ok(Box::new(activemq::ActiveMqKind::new()?)),
         // One broker serves both protocols (the AMQP 1.0 plugin is enabled).
-        "rabbitmq" | "rabbitmq-amqp1" => Ok(Box::new(rabbitmq::RabbitKind::new()?)),
+        "rabbitmq" | "rabbitmq-amqp1" => Ok(Box::new(rabbitmq::RabbitKind::new()?.with_security(securities)?)),
         // The kafka adapter's `local_broker` option picks the software,
         // `local_nodes` the size of an Apache Kafka cluster.
         "kafka" => {
