@@ -142,3 +142,24 @@ fn rabbitmq_with_tls_and_a_user_delivers_and_refuses_a_wrong_password() {
     run.assert_refused("sasl_plaintext-plain", &["authentication", "password"]);
     run.assert_no_secret();
 }
+
+/// TLS as the instance's user, SASL PLAIN of an added user over TLS, and a
+/// wrong password over the plain acceptor.
+#[cfg(feature = "amqp1")]
+#[test]
+fn artemis_with_tls_and_a_user_delivers_and_refuses_a_wrong_password() {
+    let run = run_secured(
+        "artemis",
+        "  - name: artemis\n\
+         \x20   security:\n\
+         \x20     - {tls: true}\n\
+         \x20     - {tls: true, sasl: plain, username: bench, password_env: MQBENCH_SO_PW}\n\
+         \x20     - {sasl: plain, username: bench, password_env: MQBENCH_SO_WRONG_PW}\n",
+    );
+    assert_eq!(run.results.points.len(), 3);
+    for profile in ["ssl", "sasl_ssl-plain"] {
+        run.assert_delivered(profile);
+    }
+    run.assert_refused("sasl_plaintext-plain", &["authentication"]);
+    run.assert_no_secret();
+}

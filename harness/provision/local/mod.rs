@@ -47,12 +47,12 @@ pub fn kind_with_security(
     options: &serde_json::Map<String, serde_json::Value>,
     securities: &[Security],
 ) -> anyhow::Result<Box<dyn LocalKind>> {
-    if !securities.is_empty() && !matches!(adapter, "kafka" | "redis" | "rabbitmq") {
+    if !securities.is_empty() && !matches!(adapter, "kafka" | "redis" | "rabbitmq" | "artemis") {
         anyhow::bail!("a local `{adapter}` broker with `security:` is not available yet: use `provision: live`");
     }
     match adapter {
         "redis" => Ok(Box::new(redis::RedisKind::new()?.with_security(securities)?)),
-        "artemis" => Ok(Box::new(artemis::ArtemisKind::new()?)),
+        "artemis" => Ok(Box::new(artemis::ArtemisKind::new()?.with_security(securities)?)),
         "activemq" => Ok(Box::new(activemq::ActiveMqKind::new()?)),
         // One broker serves both protocols (the AMQP 1.0 plugin is enabled).
         "rabbitmq" | "rabbitmq-amqp1" => Ok(Box::new(rabbitmq::RabbitKind::new()?.with_security(securities)?)),
@@ -102,6 +102,10 @@ pub(crate) fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
         .mode(0o600)
         .open(path)
         .with_context(|| format!("writing {}", path.display()))?;
+    // `mode` applies only to a file it creates.
+    use std::os::unix::fs::PermissionsExt;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("restricting {}", path.display()))?;
     f.write_all(text.as_bytes()).with_context(|| format!("writing {}", path.display()))
 }
 
