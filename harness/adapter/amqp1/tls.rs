@@ -87,6 +87,9 @@ fn client_config(tls: &TlsSettings) -> anyhow::Result<rustls::ClientConfig> {
                 let cert = cert.map_err(|e| anyhow!("`tls.ca_file` is not PEM certificates: {e}"))?;
                 roots.add(cert).context("`tls.ca_file` holds a certificate rustls cannot use")?;
             }
+            if roots.is_empty() {
+                anyhow::bail!("`tls.ca_file` holds no PEM certificate");
+            }
         }
         None => {
             // Unreadable system certificates are skipped, as browsers do.

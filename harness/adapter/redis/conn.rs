@@ -193,6 +193,13 @@ pub struct Target {
     dial: Option<Dial>,
 }
 
+/// The address only: the connection info holds the password.
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target").field("addr", &self.client.get_connection_info().addr().to_string()).finish()
+    }
+}
+
 /// Resolves whatever name redis-rs asks for to the endpoint's host.
 #[derive(Clone)]
 struct Dial {
