@@ -2,6 +2,7 @@
 //! started by `mqbench run` with TLS and a user, its secured points deliver
 //! every message, a wrong password fails its point with the broker's
 //! refusal, and no secret reaches anything the run writes or prints.
+#![cfg(any(feature = "redis", feature = "rabbitmq", feature = "amqp1"))]
 
 mod common;
 
