@@ -59,18 +59,19 @@ fn run_secured(tag: &str, broker: &str) -> SecuredRun {
 }
 
 impl SecuredRun {
-    fn point(&self, profile: &str) -> &PointResult {
+    /// The point of `broker` (its name) with `profile`.
+    fn point(&self, broker: &str, profile: &str) -> &PointResult {
         let ids: Vec<&str> = self.results.points.iter().map(|p| p.id.as_str()).collect();
         self.results
             .points
             .iter()
-            .find(|p| p.id.ends_with(&format!("/security={profile}")))
-            .unwrap_or_else(|| panic!("no point with security={profile}: {ids:?}\n{}", self.stderr))
+            .find(|p| p.broker == broker && p.id.ends_with(&format!("/security={profile}")))
+            .unwrap_or_else(|| panic!("no {broker} point with security={profile}: {ids:?}\n{}", self.stderr))
     }
 
     /// The point delivered each of its 500 messages once.
-    fn assert_delivered(&self, profile: &str) {
-        let p = self.point(profile);
+    fn assert_delivered(&self, broker: &str, profile: &str) {
+        let p = self.point(broker, profile);
         assert_eq!(p.status, Status::Ok, "{}: {:?}", p.id, p.error);
         let c = &p.counts;
         assert_eq!(c.sent, 500, "{}", p.id);
@@ -78,10 +79,9 @@ impl SecuredRun {
         assert_eq!((c.lost, c.duplicated, c.corrupt, c.failed), (0, 0, 0, 0), "{}", p.id);
     }
 
-    /// The point with the wrong password failed, saying one of `words`.
-    fn assert_refused(&self, profile: &str, words: &[&str]) {
-        let p = self.results.points.last().unwrap();
-        assert!(p.id.ends_with(&format!("/security={profile}")), "{}", p.id);
+    /// The point failed, saying one of `words`.
+    fn assert_refused(&self, broker: &str, profile: &str, words: &[&str]) {
+        let p = self.point(broker, profile);
         assert_eq!(p.status, Status::Failed, "{}", p.id);
         let e = p.error.as_deref().unwrap_or_default().to_lowercase();
         assert!(words.iter().any(|w| e.contains(w)), "{}: {e}", p.id);
@@ -104,6 +104,9 @@ impl SecuredRun {
 /// TLS with the run's CA, AUTH of an ACL user over TLS, and a wrong
 /// password over the plain port. (Two profiles with one label would make
 /// two points of one id, so the wrong password has a profile of its own.)
+/// A second broker checks `server_name`: the socket goes to 127.0.0.1
+/// while the certificate is checked against the name, `localhost` (which
+/// it carries) or another (which it does not).
 #[cfg(feature = "redis")]
 #[test]
 fn redis_with_tls_and_an_acl_user_delivers_and_refuses_a_wrong_password() {
@@ -113,13 +116,20 @@ fn redis_with_tls_and_an_acl_user_delivers_and_refuses_a_wrong_password() {
          \x20   security:\n\
          \x20     - {tls: true}\n\
          \x20     - {tls: true, sasl: plain, username: bench, password_env: MQBENCH_SO_PW}\n\
-         \x20     - {sasl: plain, username: bench, password_env: MQBENCH_SO_WRONG_PW}\n",
+         \x20     - {sasl: plain, username: bench, password_env: MQBENCH_SO_WRONG_PW}\n\
+         \x20 - name: redis-named\n\
+         \x20   adapter: redis\n\
+         \x20   security:\n\
+         \x20     - {tls: {server_name: localhost}}\n\
+         \x20     - {tls: {server_name: elsewhere.example}, sasl: plain, username: bench, password_env: MQBENCH_SO_PW}\n",
     );
-    assert_eq!(run.results.points.len(), 3);
+    assert_eq!(run.results.points.len(), 5);
     for profile in ["ssl", "sasl_ssl-plain"] {
-        run.assert_delivered(profile);
+        run.assert_delivered("redis", profile);
     }
-    run.assert_refused("sasl_plaintext-plain", &["authentication", "wrongpass"]);
+    run.assert_delivered("redis-named", "ssl");
+    run.assert_refused("redis-named", "sasl_ssl-plain", &["not valid for name", "notvalidforname"]);
+    run.assert_refused("redis", "sasl_plaintext-plain", &["authentication", "wrongpass"]);
     run.assert_no_secret();
 }
 
@@ -138,9 +148,9 @@ fn rabbitmq_with_tls_and_a_user_delivers_and_refuses_a_wrong_password() {
     );
     assert_eq!(run.results.points.len(), 3);
     for profile in ["ssl", "sasl_ssl-plain"] {
-        run.assert_delivered(profile);
+        run.assert_delivered("rabbitmq", profile);
     }
-    run.assert_refused("sasl_plaintext-plain", &["authentication", "password"]);
+    run.assert_refused("rabbitmq", "sasl_plaintext-plain", &["authentication", "password"]);
     run.assert_no_secret();
 }
 
@@ -159,8 +169,8 @@ fn artemis_with_tls_and_a_user_delivers_and_refuses_a_wrong_password() {
     );
     assert_eq!(run.results.points.len(), 3);
     for profile in ["ssl", "sasl_ssl-plain"] {
-        run.assert_delivered(profile);
+        run.assert_delivered("artemis", profile);
     }
-    run.assert_refused("sasl_plaintext-plain", &["authentication"]);
+    run.assert_refused("artemis", "sasl_plaintext-plain", &["authentication"]);
     run.assert_no_secret();
 }
