@@ -505,6 +505,18 @@ fn security_blocks_are_swept_checked_and_refuse_literal_passwords() {
     assert!(e.message.contains("ANONYMOUS"), "{e}");
     let e = load("brokers:\n  - name: loopback\n    security: {tls: true}\n").unwrap_err();
     assert!(e.message.contains("does not support TLS"), "{e}");
+    let e = load("brokers:\n  - name: redis\n    security: {sasl: scram-sha-256, username: u, password_env: P}\n")
+        .unwrap_err();
+    assert!(e.message.contains("AUTH") && e.message.contains("scram-sha-256"), "{e}");
+    let e = load("brokers:\n  - name: rabbitmq\n    security: {tls: {server_name: mq.example}}\n").unwrap_err();
+    assert!(e.message.contains("server_name"), "{e}");
+    let e =
+        load("brokers:\n  - name: artemis\n    security: {tls: {cert_file: c.pem, key_file: k.pem}, sasl: external}\n")
+            .unwrap_err();
+    assert!(e.message.contains("EXTERNAL"), "{e}");
+    assert!(
+        load("brokers:\n  - name: artemis\n    security: {tls: {server_name: mq.example}, sasl: anonymous}\n").is_ok()
+    );
     // `--set BROKER.security=...` sweeps it from the command line.
     let o = Overrides { set: vec!["kafka.security=[{}, {tls: true}]".into()], ..Default::default() };
     let s = parse(Path::new("sweep.yaml"), "brokers:\n  - name: kafka\n", &o, &Rules).unwrap();

@@ -12,39 +12,13 @@
 mod common;
 
 use common::procs::mqbench;
+use common::secrets::{contains, files_below, random_secret};
 use mqbench::provision::local::kafka::ApacheKafkaKind;
 use mqbench::provision::local::process::Mode;
 use mqbench::provision::local::{certs, Instance, LocalKind};
 use mqbench::results::{ResultsFile, Status};
 use mqbench::scenario::security::{Sasl, Security};
-use std::path::Path;
 use std::time::{Duration, Instant};
-
-/// A password no file or log could hold by chance.
-fn random_secret(tag: &str) -> String {
-    format!("Mq{tag}{:016x}{:08x}", rand::random::<u64>(), rand::random::<u32>())
-}
-
-/// Every file below `dir`, with its bytes.
-fn files_below(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push((p.clone(), std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    out
-}
-
-fn contains(hay: &[u8], needle: &str) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
-}
 
 #[test]
 fn sasl_ssl_plain_and_scram_deliver_everything_and_no_secret_is_written_out() {

@@ -6,6 +6,7 @@
 
 pub mod delay_proxy;
 pub mod procs;
+pub mod secrets;
 
 use mqbench::adapter::Rules;
 use mqbench::results::ResultsFile;

@@ -88,6 +88,8 @@ pub struct Endpoint {
     /// The URL path without its leading `/` (RabbitMQ's vhost in the 0.9.1
     /// form `amqp://.../%2f`), percent-decoded; empty when absent.
     pub path: String,
+    /// TLS (`amqps://`, or the point's `security:`); `None` is plain TCP.
+    pub tls: Option<super::tls::TlsSettings>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -98,25 +100,23 @@ impl std::fmt::Debug for Endpoint {
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "***"))
             .field("path", &self.path)
+            .field("tls", &self.tls.is_some())
             .finish()
     }
 }
 
 impl Endpoint {
-    /// Parses `amqp://[user[:pass]@]host[:port][/path]`. The port defaults to
-    /// 5672. `env` looks up `AMQP_USER` and `AMQP_PASSWORD` (a parameter so
+    /// Parses `amqp[s]://[user[:pass]@]host[:port][/path]`. The port defaults to
+    /// 5672 (5671 for `amqps`, TLS with the system's roots). `env` looks up `AMQP_USER` and `AMQP_PASSWORD` (a parameter so
     /// tests need not touch the process environment).
     pub fn parse(endpoint: &str, env: impl Fn(&str) -> Option<String>) -> Result<Endpoint, String> {
-        let rest = match endpoint.split_once("://") {
-            Some(("amqp", rest)) => rest,
-            Some(("amqps", _)) => {
-                return Err(format!(
-                    "endpoint `{}`: amqps (TLS) is not supported by this build's AMQP 1.0 adapter",
-                    redact_endpoint(endpoint)
-                ))
+        let (rest, tls) = match endpoint.split_once("://") {
+            Some(("amqp", rest)) => (rest, None),
+            Some(("amqps", rest)) => (rest, Some(super::tls::TlsSettings::default())),
+            Some((scheme, _)) => {
+                return Err(format!("endpoint scheme `{scheme}`: expected `amqp://host:port` or `amqps://host:port`"))
             }
-            Some((scheme, _)) => return Err(format!("endpoint scheme `{scheme}`: expected `amqp://host:port`")),
-            None => endpoint,
+            None => (endpoint, None),
         };
         let (authority, path) = match rest.split_once('/') {
             Some((a, p)) => (a, p),
@@ -131,7 +131,7 @@ impl Endpoint {
                 h,
                 p.parse::<u16>().map_err(|_| format!("endpoint `{}`: bad port `{p}`", redact_endpoint(endpoint)))?,
             ),
-            None => (hostport, 5672),
+            None => (hostport, if tls.is_some() { 5671 } else { 5672 }),
         };
         if host.is_empty() {
             return Err(format!("endpoint `{}` has no host", redact_endpoint(endpoint)));
@@ -150,7 +150,7 @@ impl Endpoint {
             password = env("AMQP_PASSWORD");
         }
         let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
-        Ok(Endpoint { host, port, user, password, path: decode(path.split('?').next().unwrap_or(""))? })
+        Ok(Endpoint { host, port, user, password, path: decode(path.split('?').next().unwrap_or(""))?, tls })
     }
 
     /// `host:port`, for messages and the socket.
@@ -210,8 +210,11 @@ mod tests {
 
     #[test]
     fn bad_endpoints_are_named_without_the_password() {
-        let err = Endpoint::parse("amqps://u:hunter2@h:1", no_env).unwrap_err();
-        assert!(err.contains("TLS") && !err.contains("hunter2"), "{err}");
+        let tls = Endpoint::parse("amqps://u:hunter2@h", no_env).unwrap();
+        assert_eq!((tls.port, tls.tls.is_some()), (5671, true));
+        assert!(!format!("{tls:?}").contains("hunter2"));
+        let err = Endpoint::parse("amqp://u:hunter2@h:x", no_env).unwrap_err();
+        assert!(err.contains("bad port") && !err.contains("hunter2"), "{err}");
         assert!(Endpoint::parse("http://h:1", no_env).unwrap_err().contains("`http`"));
         assert!(Endpoint::parse("amqp://u:p@h:x", no_env).unwrap_err().contains("bad port"));
         assert_eq!(redact_endpoint("amqp://u:p@h:1/%2f"), "amqp://u:***@h:1/%2f");

@@ -110,10 +110,14 @@ where
     }
 }
 
-/// Connects a socket and opens a connection and session on it.
+/// Connects a socket (with TLS when the endpoint has it) and opens a
+/// connection and session on it.
 pub async fn connect(ep: &Endpoint, kind: Kind, container_id: &str) -> anyhow::Result<Conn> {
     let s = socket(ep).await?;
-    open(ep, kind, container_id, s).await
+    match &ep.tls {
+        Some(tls) => open(ep, kind, container_id, super::tls::wrap(s, ep, tls).await?).await,
+        None => open(ep, kind, container_id, s).await,
+    }
 }
 
 impl Conn {

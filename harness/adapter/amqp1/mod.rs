@@ -9,6 +9,8 @@
 //! from its Open frame (`sniff.rs`) and checks the credentials before any
 //! point starts.
 //!
+//! TLS and SASL from the broker's `security:` block: `tls.rs`.
+//!
 //! Options (scenario `options:`; see `config.rs`): `settle` (`unsettled` |
 //! `settled`), `credit`, `durable`, `address`, `receive_address`.
 
@@ -18,6 +20,7 @@ pub mod link;
 pub mod receiver;
 pub mod sender;
 pub mod sniff;
+pub mod tls;
 
 use super::{ConnectContext, Consumer, Driver, Producer, Session, Topology};
 use address::{Address, Kind};
@@ -48,6 +51,11 @@ impl Driver for Amqp1Driver {
         super::parse_options::<Options>(options)?.check()
     }
 
+    /// TLS and SASL PLAIN or ANONYMOUS (see `tls.rs`).
+    fn check_security(&self, s: &crate::scenario::security::Security) -> Result<(), String> {
+        tls::check(s)
+    }
+
     fn partitions(&self) -> super::PartitionLimit {
         super::PartitionLimit {
             max: 1,
@@ -59,12 +67,27 @@ impl Driver for Amqp1Driver {
         let options: Options = super::parse_options(ctx.options).map_err(anyhow::Error::msg)?;
         options.check().map_err(anyhow::Error::msg)?;
         let kind = Kind::from_name(ctx.kind).map_err(anyhow::Error::msg)?;
-        let endpoint = Endpoint::parse(ctx.endpoint, |k| std::env::var(k).ok()).map_err(anyhow::Error::msg)?;
+        let mut endpoint = Endpoint::parse(ctx.endpoint, |k| std::env::var(k).ok()).map_err(anyhow::Error::msg)?;
+        if let Some(s) = ctx.security {
+            if s.tls.enabled() && endpoint.tls.is_none() {
+                endpoint.tls = Some(tls::TlsSettings::default());
+            }
+            endpoint = tls::apply(endpoint, s, ctx.password)?;
+        }
         // A first short connection: credentials are checked before any
-        // point starts, and the broker's Open names its software.
+        // point starts, and the broker's Open names its software (read
+        // after TLS, from the AMQP bytes).
         let socket = link::socket(&endpoint).await?;
-        let (recording, seen) = sniff::Recording::new(socket);
-        let probe = link::open(&endpoint, kind, &container_id("probe"), recording).await?;
+        let (probe, seen) = match &endpoint.tls {
+            Some(t) => {
+                let (recording, seen) = sniff::Recording::new(tls::wrap(socket, &endpoint, t).await?);
+                (link::open(&endpoint, kind, &container_id("probe"), recording).await?, seen)
+            }
+            None => {
+                let (recording, seen) = sniff::Recording::new(socket);
+                (link::open(&endpoint, kind, &container_id("probe"), recording).await?, seen)
+            }
+        };
         let open = sniff::find_open(&seen.lock().unwrap());
         probe.close().await;
         let software = match (open.as_ref(), ctx.software_hint) {

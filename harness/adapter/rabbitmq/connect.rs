@@ -15,7 +15,12 @@ pub async fn open(endpoint: &Endpoint, name: &str) -> anyhow::Result<Connection>
         .with_executor(tokio_executor_trait::Tokio::current())
         .with_reactor(tokio_reactor_trait::Tokio::current())
         .with_connection_name(name.into());
-    match tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect_uri(endpoint.uri.clone(), props)).await {
+    match tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        Connection::connect_uri_with_config(endpoint.uri.clone(), props, endpoint.tls.config()),
+    )
+    .await
+    {
         Ok(Ok(c)) => Ok(c),
         Ok(Err(e)) => Err(anyhow::anyhow!(describe(&e, endpoint))),
         Err(_) => anyhow::bail!(

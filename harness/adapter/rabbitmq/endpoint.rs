@@ -9,6 +9,30 @@ use std::str::FromStr;
 #[derive(Clone)]
 pub struct Endpoint {
     pub uri: AMQPUri,
+    /// TLS beyond the system's roots (from the point's `security:`).
+    pub tls: TlsFiles,
+}
+
+/// The PEM contents a TLS connection uses besides the system's roots.
+#[derive(Clone, Default)]
+pub struct TlsFiles {
+    /// CA certificates to trust.
+    pub ca_pem: Option<String>,
+    /// The client's certificate chain and PKCS#8 key (mutual TLS).
+    pub identity: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl TlsFiles {
+    /// lapin's form of it, made for each connection (it is not `Clone`).
+    pub fn config(&self) -> lapin::tcp::OwnedTLSConfig {
+        lapin::tcp::OwnedTLSConfig {
+            identity: self
+                .identity
+                .as_ref()
+                .map(|(pem, key)| lapin::tcp::OwnedIdentity::PKCS8 { pem: pem.clone(), key: key.clone() }),
+            cert_chain: self.ca_pem.clone(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -49,7 +73,7 @@ impl Endpoint {
                 None => {}
             }
         }
-        Ok(Endpoint { uri })
+        Ok(Endpoint { uri, tls: TlsFiles::default() })
     }
 
     /// `amqp://user:***@host:port/vhost`, safe for logs and results.

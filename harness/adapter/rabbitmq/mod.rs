@@ -17,7 +17,8 @@
 //! | `password_env` | `RABBITMQ_PASSWORD` | environment variable with the password, when the endpoint has none |
 //!
 //! The endpoint is `amqp://user[:password]@host:port/vhost` (`%2f` is the
-//! default vhost `/`), or `amqps://` for TLS. The number of unconfirmed
+//! default vhost `/`), or `amqps://` for TLS; the broker's `security:`
+//! block (TLS files, SASL PLAIN) is mapped in `security.rs`. The number of unconfirmed
 //! publishes per producer is bounded by the runner's `in_flight` window.
 
 mod connect;
@@ -25,6 +26,7 @@ mod consumer;
 pub mod endpoint;
 mod options;
 mod producer;
+pub mod security;
 pub mod server_info;
 
 use super::{ConnectContext, Consumer, Driver, Producer, Session, Topology};
@@ -62,6 +64,11 @@ impl Driver for RabbitDriver {
         }
     }
 
+    /// TLS and SASL PLAIN (see `security.rs`).
+    fn check_security(&self, s: &crate::scenario::security::Security) -> Result<(), String> {
+        security::check(s)
+    }
+
     /// Queues are declared and bound before publishing, so they hold the
     /// backlog; stream queues are consumed from `next`, which would skip it.
     fn check_backlog(&self, options: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
@@ -75,7 +82,10 @@ impl Driver for RabbitDriver {
 
     async fn connect(&self, ctx: &ConnectContext<'_>) -> anyhow::Result<Box<dyn Session>> {
         let options = Options::parse(ctx.options).map_err(anyhow::Error::msg)?;
-        let endpoint = Endpoint::parse(ctx.endpoint, &options.password_env)?;
+        let mut endpoint = Endpoint::parse(ctx.endpoint, &options.password_env)?;
+        if let Some(s) = ctx.security {
+            endpoint = security::apply(endpoint, s, ctx.password)?;
+        }
         let info = server_info::probe(&endpoint, PROBE_TIMEOUT).await?;
         let connection = connect::open(&endpoint, "mqbench-session").await?;
         Ok(Box::new(RabbitSession {

@@ -56,9 +56,11 @@ async fn exchange(endpoint: &Endpoint) -> std::io::Result<Vec<u8>> {
     if endpoint.tls() {
         // amq-protocol's TLS connector is blocking: run it off the runtime
         // (the caller's timeout bounds the wait).
-        let uri = endpoint.uri.clone();
+        let (uri, tls) = (endpoint.uri.clone(), endpoint.tls.clone());
         return tokio::task::spawn_blocking(move || {
-            let mut stream = uri.connect().map_err(|e| std::io::Error::other(e.to_string()))?;
+            let config = tls.config();
+            let mut stream =
+                uri.connect_with_config(config.as_ref()).map_err(|e| std::io::Error::other(e.to_string()))?;
             stream.set_nonblocking(false)?;
             read_start(&mut stream)
         })

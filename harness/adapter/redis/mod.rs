@@ -41,12 +41,14 @@
 //!
 //! Endpoints: `redis://host:port[/db]` or `rediss://` (TLS); a password in
 //! the URL, or else in the environment variable `REDIS_PASSWORD` (never
-//! written to results).
+//! written to results). The broker's `security:` block (TLS, and
+//! `sasl: plain` as `AUTH user password`) is mapped in `security.rs`.
 
 mod conn;
 mod direct;
 mod list;
 mod pubsub;
+pub mod security;
 mod streams;
 
 use super::{ConnectContext, Consumer, Driver, Producer, Session, Topology};
@@ -164,6 +166,11 @@ impl Driver for RedisDriver {
         }
     }
 
+    /// TLS and `AUTH` (see `security.rs`).
+    fn check_security(&self, s: &crate::scenario::security::Security) -> Result<(), String> {
+        security::check(s)
+    }
+
     /// Streams (groups made before publishing, reading from id 0) and lists
     /// keep messages; pub/sub delivers only to subscribers present.
     fn check_backlog(&self, options: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
@@ -178,7 +185,10 @@ impl Driver for RedisDriver {
     async fn connect(&self, ctx: &ConnectContext<'_>) -> anyhow::Result<Box<dyn Session>> {
         let options: Options = super::parse_options(ctx.options).map_err(anyhow::Error::msg)?;
         options.check().map_err(anyhow::Error::msg)?;
-        let client = conn::client(ctx.endpoint, options.tls_ca_file.as_deref())?;
+        let client = conn::client(ctx.endpoint, options.tls_ca_file.as_deref(), ctx.security, ctx.password)?;
+        if options.mode == Mode::Pubsub && !client.dials_by_name() {
+            anyhow::bail!("`mode: pubsub` cannot check the certificate against `tls.server_name` (redis-rs's subscriber connection dials the name it checks): name the server by that host in the endpoint");
+        }
         let mut admin = conn::connect(&client).await?;
         let info: String = redis::cmd("INFO").arg("server").query_async(&mut admin).await.context("INFO server")?;
         let software = super::redis_info::software_from_info(&info)
@@ -204,7 +214,7 @@ impl Driver for RedisDriver {
 }
 
 pub struct RedisSession {
-    client: redis::Client,
+    client: conn::Target,
     admin: MultiplexedConnection,
     options: Options,
     software: String,
@@ -241,7 +251,7 @@ impl Session for RedisSession {
     async fn producer(&self, t: &Topology, index: u32) -> anyhow::Result<Box<dyn Producer>> {
         let stats = self.stats.clone();
         let out = if self.options.connection == Connection::Direct && self.options.mode != Mode::Pubsub {
-            match direct::Direct::open(&self.client).await? {
+            match direct::Direct::open(&self.client.client).await? {
                 Some(d) => conn::Out::Direct(d),
                 None => conn::Out::Multiplexed(conn::connect(&self.client).await?),
             }
@@ -268,7 +278,7 @@ impl Session for RedisSession {
                 &self.options,
                 stats,
             )) as Box<dyn Consumer>,
-            Mode::Pubsub => Box::new(pubsub::SubConsumer::new(&self.client, t, stats).await?),
+            Mode::Pubsub => Box::new(pubsub::SubConsumer::new(&self.client.client, t, stats).await?),
             Mode::List => Box::new(list::ListConsumer::new(
                 conn::connect(&self.client).await?,
                 t,

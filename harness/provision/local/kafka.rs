@@ -105,20 +105,7 @@ impl ApacheKafkaKind {
         if securities.is_empty() {
             return Ok(self);
         }
-        let mut users: Vec<(String, String)> = Vec::new();
-        for s in securities {
-            if let (Some(user), Some(password)) = (&s.username, s.password().map_err(anyhow::Error::msg)?) {
-                if password.contains(['"', '\\', '\n', ',', ']', '=']) {
-                    bail!("the local Kafka takes passwords without `\"`, `\\`, `,`, `]`, `=` or line breaks (they go into its JAAS and SCRAM settings); the one in `{}` has one", s.password_env.as_deref().unwrap_or_default());
-                }
-                if !user.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.') {
-                    bail!("the local Kafka takes user names of letters, digits, `_`, `-` and `.`, not `{user}`");
-                }
-                if !users.iter().any(|(u, _)| u == user) {
-                    users.push((user.clone(), password));
-                }
-            }
-        }
+        let users = super::users_of(securities, "Kafka", &['"', '\\', ',', ']', '='])?;
         self.security = Some(LocalSecurity { users });
         Ok(self)
     }
@@ -228,21 +215,6 @@ fn inline_pem(pem: &str) -> String {
     pem.trim_end().replace('\n', "\\n")
 }
 
-/// Writes a file only its owner can read (a secured node's config holds
-/// its users' passwords).
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    f.write_all(text.as_bytes()).with_context(|| format!("writing {}", path.display()))
-}
-
 /// `base` (from [`server_properties`]) with the secured listeners of node
 /// `i`: TLS from an inline PEM keystore (an unencrypted PKCS#8 key, which
 /// Kafka accepts inline but not from a PEM file), PLAIN and SCRAM on both
@@ -328,7 +300,7 @@ impl LocalKind for ApacheKafkaKind {
             if let (Some(sec), Some(tls)) = (&self.security, &tls) {
                 properties = secured_properties(&properties, sec, tls, ports, i, n)?;
             }
-            write_private(&config, &properties)?;
+            super::write_private(&config, &properties)?;
             // Format the storage, then become the broker: one process group,
             // so a failed format shows in the same log and stops the start.
             let mut command = Command::new("sh");

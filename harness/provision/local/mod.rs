@@ -47,15 +47,15 @@ pub fn kind_with_security(
     options: &serde_json::Map<String, serde_json::Value>,
     securities: &[Security],
 ) -> anyhow::Result<Box<dyn LocalKind>> {
-    if !securities.is_empty() && adapter != "kafka" {
+    if !securities.is_empty() && !matches!(adapter, "kafka" | "redis" | "rabbitmq" | "artemis") {
         anyhow::bail!("a local `{adapter}` broker with `security:` is not available yet: use `provision: live`");
     }
     match adapter {
-        "redis" => Ok(Box::new(redis::RedisKind::new()?)),
-        "artemis" => Ok(Box::new(artemis::ArtemisKind::new()?)),
+        "redis" => Ok(Box::new(redis::RedisKind::new()?.with_security(securities)?)),
+        "artemis" => Ok(Box::new(artemis::ArtemisKind::new()?.with_security(securities)?)),
         "activemq" => Ok(Box::new(activemq::ActiveMqKind::new()?)),
         // One broker serves both protocols (the AMQP 1.0 plugin is enabled).
-        "rabbitmq" | "rabbitmq-amqp1" => Ok(Box::new(rabbitmq::RabbitKind::new()?)),
+        "rabbitmq" | "rabbitmq-amqp1" => Ok(Box::new(rabbitmq::RabbitKind::new()?.with_security(securities)?)),
         // The kafka adapter's `local_broker` option picks the software,
         // `local_nodes` the size of an Apache Kafka cluster.
         "kafka" => {
@@ -86,6 +86,61 @@ pub fn kind_with_security(
             "local provisioning of `{other}` is not available in this build: use `provision: live` with an `endpoint:`"
         ),
     }
+}
+
+/// Writes a file only its owner can read, in an instance's directory
+/// (gone when it stops): the config of a secured broker holds its users'
+/// passwords.
+pub(crate) fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    // `mode` applies only to a file it creates.
+    use std::os::unix::fs::PermissionsExt;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("restricting {}", path.display()))?;
+    f.write_all(text.as_bytes()).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The users a secured local broker is started with: each user named by
+/// a profile of `securities`, with the password of the first profile that
+/// names it (read from its `password_env` now), so a later profile with
+/// another variable for the same user connects with a wrong password.
+/// `broker` and `forbidden` (characters its config files cannot hold in a
+/// password) shape the refusals; user names are letters, digits, `_`, `-`
+/// and `.`.
+pub(crate) fn users_of(
+    securities: &[Security],
+    broker: &str,
+    forbidden: &[char],
+) -> anyhow::Result<Vec<(String, String)>> {
+    let mut users: Vec<(String, String)> = Vec::new();
+    for s in securities {
+        if let (Some(user), Some(password)) = (&s.username, s.password().map_err(anyhow::Error::msg)?) {
+            if password.contains(forbidden) || password.chars().any(char::is_control) {
+                let shown: String = forbidden.iter().map(|c| format!("`{}` ", c.escape_default())).collect();
+                anyhow::bail!(
+                    "the local {broker} takes passwords without control characters or {}(they go into its settings); the one in `{}` has one",
+                    shown,
+                    s.password_env.as_deref().unwrap_or_default()
+                );
+            }
+            if !user.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.') {
+                anyhow::bail!("the local {broker} takes user names of letters, digits, `_`, `-` and `.`, not `{user}`");
+            }
+            if !users.iter().any(|(u, _)| u == user) {
+                users.push((user.clone(), password));
+            }
+        }
+    }
+    Ok(users)
 }
 
 /// Ports picked for one broker instance (all free on 127.0.0.1).

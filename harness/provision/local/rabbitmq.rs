@@ -19,9 +19,17 @@
 //!   1.0).
 //! - Readiness: the AMQP 0.9.1 protocol header answered by Connection.Start,
 //!   which names the product and version.
+//! - With `security:` a TLS listener (`listeners.ssl`, certificates from
+//!   [`super::certs`]; a client certificate is verified when one is sent
+//!   but not required) serves beside the plain one, and the users come
+//!   from a definitions file loaded at boot (`load_definitions`): `guest`
+//!   as always, and each profile's user with every permission on `/`. The
+//!   file holds RabbitMQ's salted SHA-256 password hashes, never a
+//!   password, is readable by its owner only and goes with the instance.
 
 use super::process::find_program;
 use super::{Launch, LocalKind, Ports};
+use crate::scenario::security::Security;
 use anyhow::{bail, Context};
 use async_trait::async_trait;
 use std::path::{Path, PathBuf};
@@ -36,12 +44,16 @@ const INSTALL_HINT: &str = "install it with docker/install-brokers.sh (Debian/Ub
 const AMQP: usize = 0;
 const DIST: usize = 1;
 const EPMD: usize = 2;
+/// The TLS listener's port, when secured.
+const AMQPS: usize = 3;
 /// The AMQP 0.9.1 protocol header.
 const HEADER: &[u8] = b"AMQP\x00\x00\x09\x01";
 
 pub struct RabbitKind {
     server: PathBuf,
     epmd: PathBuf,
+    /// (user, password) of the profiles, when started with `security:`.
+    users: Option<Vec<(String, String)>>,
 }
 
 impl RabbitKind {
@@ -51,8 +63,60 @@ impl RabbitKind {
         if !server.exists() {
             bail!("`{SERVER}` not found: {INSTALL_HINT}");
         }
-        Ok(RabbitKind { server, epmd: find_epmd()? })
+        Ok(RabbitKind { server, epmd: find_epmd()?, users: None })
     }
+
+    /// The broker with a TLS listener and the users of `securities`
+    /// (nothing changes when it is empty; see [`super::users_of`]).
+    pub fn with_security(mut self, securities: &[Security]) -> anyhow::Result<RabbitKind> {
+        if !securities.is_empty() {
+            // The hash is of the password's UTF-8 bytes, whatever they are.
+            let mut users = super::users_of(securities, "RabbitMQ", &[])?;
+            users.retain(|(u, _)| u != "guest");
+            self.users = Some(users);
+        }
+        Ok(self)
+    }
+}
+
+/// RabbitMQ's `rabbit_password_hashing_sha256` hash of `password`:
+/// base64 of a 4-byte salt followed by SHA-256(salt, password).
+fn password_hash(password: &str, salt: [u8; 4]) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(salt);
+    h.update(password.as_bytes());
+    let mut out = salt.to_vec();
+    out.extend_from_slice(&h.finalize());
+    base64::engine::general_purpose::STANDARD.encode(out)
+}
+
+/// The definitions a secured broker loads at boot: vhost `/`, `guest`
+/// (password `guest`, as an unsecured broker has it) and `users`, each
+/// with every permission on `/`.
+fn definitions(users: &[(String, String)]) -> String {
+    let all = std::iter::once(("guest", "guest")).chain(users.iter().map(|(u, p)| (u.as_str(), p.as_str())));
+    let mut defs_users = Vec::new();
+    let mut permissions = Vec::new();
+    for (name, password) in all {
+        let tags: &[&str] = if name == "guest" { &["administrator"] } else { &[] };
+        defs_users.push(serde_json::json!({
+            "name": name,
+            "password_hash": password_hash(password, rand::random()),
+            "hashing_algorithm": "rabbit_password_hashing_sha256",
+            "tags": tags,
+        }));
+        permissions.push(serde_json::json!({
+            "user": name, "vhost": "/", "configure": ".*", "write": ".*", "read": ".*",
+        }));
+    }
+    serde_json::json!({
+        "vhosts": [{"name": "/"}],
+        "users": defs_users,
+        "permissions": permissions,
+    })
+    .to_string()
 }
 
 /// `epmd` on PATH, else the one inside /usr/lib/erlang/erts-*/bin.
@@ -77,7 +141,11 @@ impl LocalKind for RabbitKind {
     }
 
     fn ports_needed(&self) -> usize {
-        3
+        if self.users.is_some() {
+            4
+        } else {
+            3
+        }
     }
 
     fn launches(&self, dir: &Path, ports: &Ports) -> anyhow::Result<Vec<Launch>> {
@@ -87,7 +155,27 @@ impl LocalKind for RabbitKind {
             std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
             Ok(path)
         };
-        let config = write("rabbitmq.conf", &format!("listeners.tcp.1 = 127.0.0.1:{amqp}\nloopback_users = none\n"))?;
+        let mut conf = format!("listeners.tcp.1 = 127.0.0.1:{amqp}\nloopback_users = none\n");
+        if let Some(users) = &self.users {
+            let tls = super::certs::make(dir)?;
+            let defs = dir.join("definitions.json");
+            super::write_private(&defs, &definitions(users))?;
+            conf.push_str(&format!(
+                "listeners.ssl.1 = 127.0.0.1:{}\n\
+                 ssl_options.cacertfile = {}\n\
+                 ssl_options.certfile = {}\n\
+                 ssl_options.keyfile = {}\n\
+                 ssl_options.verify = verify_peer\n\
+                 ssl_options.fail_if_no_peer_cert = false\n\
+                 load_definitions = {}\n",
+                ports.0[AMQPS],
+                tls.ca.display(),
+                tls.cert.display(),
+                tls.key.display(),
+                defs.display()
+            ));
+        }
+        let config = write("rabbitmq.conf", &conf)?;
         let plugins = write("enabled_plugins", "[rabbitmq_amqp1_0].\n")?;
         let env_file = write("rabbitmq-env.conf", "")?;
         for sub in ["mnesia", "log"] {
@@ -130,6 +218,16 @@ impl LocalKind for RabbitKind {
 
     fn endpoint(&self, ports: &Ports) -> String {
         format!("amqp://guest:guest@127.0.0.1:{}/%2f", ports.0[AMQP])
+    }
+
+    /// TLS profiles on the TLS listener, the others on the plain one; as
+    /// `guest` unless the profile names its user (`sasl: plain`).
+    fn secured_endpoint(&self, ports: &Ports, security: &Security) -> anyhow::Result<String> {
+        match (security.tls.enabled(), &self.users) {
+            (false, _) => Ok(self.endpoint(ports)),
+            (true, Some(_)) => Ok(format!("amqps://guest:guest@127.0.0.1:{}/%2f", ports.0[AMQPS])),
+            (true, None) => bail!("this local RabbitMQ was started without TLS"),
+        }
     }
 
     async fn probe(&self, ports: &Ports) -> anyhow::Result<String> {
@@ -216,5 +314,21 @@ mod tests {
         let conf = std::fs::read_to_string(dir.path().join("rabbitmq.conf")).unwrap();
         assert!(conf.contains("127.0.0.1:20001"));
         assert_eq!(kind.endpoint(&ports), "amqp://guest:guest@127.0.0.1:20001/%2f");
+    }
+
+    #[test]
+    fn definitions_hold_hashes_not_passwords() {
+        // The example of RabbitMQ's documentation on password hashing
+        // ("test12", salt 908D C60A); Python's hashlib gives the same.
+        assert_eq!(
+            password_hash("test12", [0x90, 0x8d, 0xc6, 0x0a]),
+            "kI3GCqW5JLMJa4iX1lo7X4D6XbYqlLgxIs30+P6tENUV2POR"
+        );
+        let defs = definitions(&[("bench".into(), "pw-123456".into())]);
+        assert!(!defs.contains("pw-123456"), "{defs}");
+        let v: serde_json::Value = serde_json::from_str(&defs).unwrap();
+        let names: Vec<&str> = v["users"].as_array().unwrap().iter().map(|u| u["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["guest", "bench"]);
+        assert_eq!(v["permissions"][1]["user"], "bench");
     }
 }

@@ -1,5 +1,15 @@
 //! Local Redis: one `redis-server` with no persistence, bound to 127.0.0.1.
 //!
+//! With `security:` it also serves TLS on a second port (certificates from
+//! [`super::certs`]; a client certificate is asked for but optional, so
+//! mutual TLS works with one the run's CA signed) and knows the profiles'
+//! users as ACL users with every right. They are defined in a config file
+//! of the instance's directory, readable by its owner only and gone with
+//! the instance, so no password is on the command line or in a log. The
+//! plain port keeps Redis's default user without a password, as a secured
+//! local Kafka keeps its PLAINTEXT listener: the probe and plaintext points
+//! use it.
+//!
 //! The probe speaks RESP by hand (PING, then INFO server) so provisioning
 //! does not depend on the redis adapter's cargo feature; the version is
 //! read from INFO as the adapter reads it (`adapter::redis_info`).
@@ -7,6 +17,7 @@
 use super::process::find_program;
 use super::{Launch, LocalKind, Ports};
 use crate::adapter::redis_info::software_from_info;
+use crate::scenario::security::Security;
 use anyhow::{anyhow, bail};
 use async_trait::async_trait;
 use std::path::{Path, PathBuf};
@@ -15,6 +26,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub struct RedisKind {
     program: PathBuf,
+    /// (user, password) of the ACL, when started with `security:`.
+    users: Option<Vec<(String, String)>>,
 }
 
 impl RedisKind {
@@ -25,13 +38,28 @@ impl RedisKind {
             &[],
             "install it with docker/install-brokers.sh (Debian/Ubuntu: apt-get install redis-server)",
         )?;
-        Ok(RedisKind { program })
+        Ok(RedisKind { program, users: None })
     }
 
     /// A given binary (tests, or a self-built Redis).
     pub fn with_program(program: PathBuf) -> RedisKind {
-        RedisKind { program }
+        RedisKind { program, users: None }
     }
+
+    /// The server with a TLS port and the users of `securities` (nothing
+    /// changes when it is empty; see [`super::users_of`]).
+    pub fn with_security(mut self, securities: &[Security]) -> anyhow::Result<RedisKind> {
+        if !securities.is_empty() {
+            self.users = Some(super::users_of(securities, "Redis", &[' ', '"', '\'', '\\'])?);
+        }
+        Ok(self)
+    }
+}
+
+/// The config file of a secured server: its ACL users, each with every
+/// key, channel and command (`~* &* +@all`).
+fn acl_config(users: &[(String, String)]) -> String {
+    users.iter().map(|(u, p)| format!("user {u} on >{p} ~* &* +@all\n")).collect()
 }
 
 #[async_trait]
@@ -40,8 +68,34 @@ impl LocalKind for RedisKind {
         "redis-server"
     }
 
+    fn ports_needed(&self) -> usize {
+        if self.users.is_some() {
+            2
+        } else {
+            1
+        }
+    }
+
     fn launches(&self, dir: &Path, ports: &Ports) -> anyhow::Result<Vec<Launch>> {
         let mut command = Command::new(&self.program);
+        if let Some(users) = &self.users {
+            // The config file comes first: redis-server reads it, then the
+            // options after it.
+            let config = dir.join("secured.conf");
+            super::write_private(&config, &acl_config(users))?;
+            let tls = super::certs::make(dir)?;
+            command
+                .arg(&config)
+                .arg("--tls-port")
+                .arg(ports.0[1].to_string())
+                .arg("--tls-cert-file")
+                .arg(&tls.cert)
+                .arg("--tls-key-file")
+                .arg(&tls.key)
+                .arg("--tls-ca-cert-file")
+                .arg(&tls.ca)
+                .args(["--tls-auth-clients", "optional"]);
+        }
         command
             .arg("--port")
             .arg(ports.main().to_string())
@@ -54,6 +108,16 @@ impl LocalKind for RedisKind {
 
     fn endpoint(&self, ports: &Ports) -> String {
         format!("redis://127.0.0.1:{}", ports.main())
+    }
+
+    /// Plaintext and `sasl_plaintext` on the plain port, TLS on the TLS
+    /// port; the user and password travel in the client's `AUTH`.
+    fn secured_endpoint(&self, ports: &Ports, security: &Security) -> anyhow::Result<String> {
+        match (security.tls.enabled(), &self.users) {
+            (false, _) => Ok(self.endpoint(ports)),
+            (true, Some(_)) => Ok(format!("rediss://127.0.0.1:{}", ports.0[1])),
+            (true, None) => bail!("this local Redis was started without TLS"),
+        }
     }
 
     async fn probe(&self, ports: &Ports) -> anyhow::Result<String> {
@@ -113,5 +177,11 @@ mod tests {
         assert_eq!(parse_ping_info(reply.as_bytes()).unwrap().as_deref(), Some(info));
         assert_eq!(parse_ping_info(b"+PONG\r\n$50\r\n# Ser").unwrap(), None);
         assert!(parse_ping_info(b"-LOADING Redis is loading\r\n").is_err());
+    }
+
+    #[test]
+    fn acl_users_get_every_right() {
+        let c = acl_config(&[("bench".into(), "pw-1".into()), ("other".into(), "pw-2".into())]);
+        assert_eq!(c, "user bench on >pw-1 ~* &* +@all\nuser other on >pw-2 ~* &* +@all\n");
     }
 }
