@@ -133,44 +133,40 @@ fn redis_with_tls_and_an_acl_user_delivers_and_refuses_a_wrong_password() {
     run.assert_no_secret();
 }
 
-/// TLS as `guest`, SASL PLAIN of a user from the definitions over TLS,
-/// and a wrong password over the plain listener.
-#[cfg(feature = "rabbitmq")]
-#[test]
-fn rabbitmq_with_tls_and_a_user_delivers_and_refuses_a_wrong_password() {
+/// The three profiles every broker's local instance serves: TLS alone (as
+/// the broker's default user), SASL PLAIN of the scenario's user over TLS,
+/// and that user with a wrong password over the plain listener, which must
+/// fail its point saying one of `refusal`.
+#[cfg(any(feature = "rabbitmq", feature = "amqp1"))]
+fn tls_a_user_and_a_wrong_password(broker: &str, refusal: &[&str]) {
     let run = run_secured(
-        "rabbit",
-        "  - name: rabbitmq\n\
-         \x20   security:\n\
-         \x20     - {tls: true}\n\
-         \x20     - {tls: true, sasl: plain, username: bench, password_env: MQBENCH_SO_PW}\n\
-         \x20     - {sasl: plain, username: bench, password_env: MQBENCH_SO_WRONG_PW}\n",
+        broker,
+        &format!(
+            "  - name: {broker}\n\
+             \x20   security:\n\
+             \x20     - {{tls: true}}\n\
+             \x20     - {{tls: true, sasl: plain, username: bench, password_env: MQBENCH_SO_PW}}\n\
+             \x20     - {{sasl: plain, username: bench, password_env: MQBENCH_SO_WRONG_PW}}\n"
+        ),
     );
     assert_eq!(run.results.points.len(), 3);
     for profile in ["ssl", "sasl_ssl-plain"] {
-        run.assert_delivered("rabbitmq", profile);
+        run.assert_delivered(broker, profile);
     }
-    run.assert_refused("rabbitmq", "sasl_plaintext-plain", &["authentication", "password"]);
+    run.assert_refused(broker, "sasl_plaintext-plain", refusal);
     run.assert_no_secret();
 }
 
-/// TLS as the instance's user, SASL PLAIN of an added user over TLS, and a
-/// wrong password over the plain acceptor.
+/// TLS as `guest`, a user from the definitions file over TLS.
+#[cfg(feature = "rabbitmq")]
+#[test]
+fn rabbitmq_with_tls_and_a_user_delivers_and_refuses_a_wrong_password() {
+    tls_a_user_and_a_wrong_password("rabbitmq", &["authentication", "password"]);
+}
+
+/// TLS as the instance's user, an added user over TLS.
 #[cfg(feature = "amqp1")]
 #[test]
 fn artemis_with_tls_and_a_user_delivers_and_refuses_a_wrong_password() {
-    let run = run_secured(
-        "artemis",
-        "  - name: artemis\n\
-         \x20   security:\n\
-         \x20     - {tls: true}\n\
-         \x20     - {tls: true, sasl: plain, username: bench, password_env: MQBENCH_SO_PW}\n\
-         \x20     - {sasl: plain, username: bench, password_env: MQBENCH_SO_WRONG_PW}\n",
-    );
-    assert_eq!(run.results.points.len(), 3);
-    for profile in ["ssl", "sasl_ssl-plain"] {
-        run.assert_delivered("artemis", profile);
-    }
-    run.assert_refused("artemis", "sasl_plaintext-plain", &["authentication"]);
-    run.assert_no_secret();
+    tls_a_user_and_a_wrong_password("artemis", &["authentication"]);
 }
