@@ -313,6 +313,16 @@ fn mqbench(args: &[&str]) -> i32 {
     mqbench::cli::main(v)
 }
 
+/// `mqbench run` of the workload fixture `name` with `--quick` into
+/// `out`, against `target` (`["--broker", "loopback"]` or
+/// `["--omb-driver", FILE]`); the run must succeed.
+fn run_quick(name: &str, target: [&str; 2], out: &Path) {
+    let w = workload(name);
+    let args =
+        ["run", w.to_str().unwrap(), target[0], target[1], "--quick", "--no-progress", "--out", out.to_str().unwrap()];
+    assert_eq!(mqbench(&args), 0);
+}
+
 fn read(dir: &Path) -> ResultsFile {
     mqbench::results::read_results(&dir.join("results.json")).unwrap()
 }
@@ -412,18 +422,7 @@ fn an_omb_result_reads_as_measured_by_omb_and_reports_beside_mqbench() {
     // matches the two points (OMB records no target rate).
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
-    let w = workload("one-topic-1kb");
-    let args = [
-        "run",
-        w.to_str().unwrap(),
-        "--broker",
-        "loopback",
-        "--quick",
-        "--no-progress",
-        "--out",
-        run.to_str().unwrap(),
-    ];
-    assert_eq!(mqbench(&args), 0);
+    run_quick("one-topic-1kb", ["--broker", "loopback"], &run);
     let report = dir.path().join("report");
     assert_eq!(
         mqbench(&["report", path.to_str().unwrap(), run.to_str().unwrap(), "--out", report.to_str().unwrap()]),
@@ -454,18 +453,7 @@ fn an_omb_result_reads_as_measured_by_omb_and_reports_beside_mqbench() {
 fn an_exported_run_reads_back_through_the_same_reader() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
-    let w = workload("fan-out-strings");
-    let args = [
-        "run",
-        w.to_str().unwrap(),
-        "--broker",
-        "loopback",
-        "--quick",
-        "--no-progress",
-        "--out",
-        run.to_str().unwrap(),
-    ];
-    assert_eq!(mqbench(&args), 0);
+    run_quick("fan-out-strings", ["--broker", "loopback"], &run);
     let out = dir.path().join("omb");
     assert_eq!(mqbench(&["export", "omb", run.to_str().unwrap(), "--out", out.to_str().unwrap()]), 0);
     let files: Vec<PathBuf> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
@@ -547,18 +535,7 @@ fn a_driver_file_runs_against_the_broker_it_names() {
     )
     .unwrap();
     let out = dir.path().join("run");
-    let w = workload("fan-out-strings");
-    let args = [
-        "run",
-        w.to_str().unwrap(),
-        "--omb-driver",
-        d.to_str().unwrap(),
-        "--quick",
-        "--no-progress",
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    assert_eq!(mqbench(&args), 0);
+    run_quick("fan-out-strings", ["--omb-driver", d.to_str().unwrap()], &out);
     let r = read(&out);
     let p = &r.points[0];
     assert_eq!((p.id.as_str(), p.status), ("redis/payload=100/rate=6000msgps", Status::Ok), "{:?}", p.error);
