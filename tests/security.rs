@@ -12,7 +12,7 @@
 mod common;
 
 use common::procs::mqbench;
-use common::secrets::{contains, files_below, random_secret};
+use common::secrets::{contains, files_below, random_secret, run_logged};
 use mqbench::provision::local::kafka::ApacheKafkaKind;
 use mqbench::provision::local::process::Mode;
 use mqbench::provision::local::{certs, Instance, LocalKind};
@@ -45,17 +45,7 @@ fn sasl_ssl_plain_and_scram_deliver_everything_and_no_secret_is_written_out() {
     )
     .unwrap();
     let out = tmp.path().join("out");
-    let run = mqbench(tmp.path())
-        .arg("run")
-        .arg(&scenario)
-        .arg("--out")
-        .arg(&out)
-        .arg("--no-progress")
-        .env("MQBENCH_LOG", "debug")
-        .env("MQBENCH_TEST_PW", &good)
-        .env("MQBENCH_TEST_WRONG_PW", &wrong)
-        .output()
-        .unwrap();
+    let run = run_logged(tmp.path(), &scenario, &out, &[("MQBENCH_TEST_PW", &good), ("MQBENCH_TEST_WRONG_PW", &wrong)]);
     let (stdout, stderr) = (String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
     let results: ResultsFile = mqbench::results::read_results(&out.join("results.json")).unwrap();
     common::assert_matches_schema(&out.join("results.json"));

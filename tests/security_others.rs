@@ -6,8 +6,7 @@
 
 mod common;
 
-use common::procs::mqbench;
-use common::secrets::{contains, files_below, random_secret};
+use common::secrets::{contains, files_below, random_secret, run_logged};
 use mqbench::results::{PointResult, ResultsFile, Status};
 
 /// What one run of a secured scenario left.
@@ -35,17 +34,7 @@ fn run_secured(tag: &str, broker: &str) -> SecuredRun {
     )
     .unwrap();
     let out = tmp.path().join("out");
-    let run = mqbench(tmp.path())
-        .arg("run")
-        .arg(&scenario)
-        .arg("--out")
-        .arg(&out)
-        .arg("--no-progress")
-        .env("MQBENCH_LOG", "debug")
-        .env("MQBENCH_SO_PW", &good)
-        .env("MQBENCH_SO_WRONG_PW", &wrong)
-        .output()
-        .unwrap();
+    let run = run_logged(tmp.path(), &scenario, &out, &[("MQBENCH_SO_PW", &good), ("MQBENCH_SO_WRONG_PW", &wrong)]);
     let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
     let results_file = out.join("results.json");
     assert!(results_file.exists(), "no results: {stderr}");

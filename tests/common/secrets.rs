@@ -1,6 +1,7 @@
 //! Looking for secrets in what a run wrote or printed.
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 /// A password no file or log could hold by chance.
 pub fn random_secret(tag: &str) -> String {
@@ -27,4 +28,16 @@ pub fn files_below(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 /// Whether `hay` holds `needle`.
 pub fn contains(hay: &[u8], needle: &str) -> bool {
     hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// `mqbench run SCENARIO --out OUT --no-progress` in `tmp` with the log at
+/// its most verbose (where a leak would show) and `passwords` as
+/// environment variables `(name, value)`.
+pub fn run_logged(tmp: &Path, scenario: &Path, out: &Path, passwords: &[(&str, &str)]) -> Output {
+    let mut run = super::procs::mqbench(tmp);
+    run.arg("run").arg(scenario).arg("--out").arg(out).arg("--no-progress").env("MQBENCH_LOG", "debug");
+    for (name, value) in passwords {
+        run.env(name, value);
+    }
+    run.output().unwrap()
 }
