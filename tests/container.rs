@@ -12,6 +12,8 @@
 
 mod common;
 
+use common::procs::wait_for_exit;
+
 use mqbench::results::{PointResult, Status};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -186,24 +188,6 @@ fn run_until_running(tmp: &Path, text: &str, name: &str) -> (std::process::Child
     (child, id)
 }
 
-/// Waits for `child` to exit (at most `secs`), returning its status and stderr.
-fn wait_for(mut child: std::process::Child, secs: u64) -> (std::process::ExitStatus, String) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("mqbench did not exit within {secs} s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut err = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
-    (status, err)
-}
-
 /// Waits until the redis in container `id` holds a key: a point is producing.
 fn wait_until_producing(id: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -248,7 +232,7 @@ fn sigint_mid_point_removes_the_container() {
     wait_until_producing(&id);
     // SAFETY: kill has no memory preconditions.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let (status, err) = wait_for(child, 60);
+    let (status, err) = wait_for_exit(child, 60);
     assert_eq!(status.code(), Some(130), "{err}");
     assert_eq!(read_results(tmp.path()).points[0].status, Status::Failed);
     assert_no_container_of(&name);
@@ -266,7 +250,7 @@ fn a_container_killed_mid_point_fails_that_point_and_the_next_runs() {
     let (child, id) = run_until_running(tmp.path(), &text, &name);
     wait_until_producing(&id);
     docker(&["kill", &id]);
-    let (status, err) = wait_for(child, 120);
+    let (status, err) = wait_for_exit(child, 120);
     assert!(status.success(), "{err}");
     let r = read_results(tmp.path());
     assert_eq!(r.points[0].status, Status::Failed);

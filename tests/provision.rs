@@ -3,7 +3,10 @@
 //! broker process outliving `mqbench run` however it ends (normally, with
 //! a failed point, by SIGINT and by SIGTERM).
 
+mod common;
+
 use async_trait::async_trait;
+use common::procs::wait_for_exit;
 use mqbench::provision::local::redis::RedisKind;
 use mqbench::provision::local::{Launch, LocalBroker, LocalKind, Ports};
 use mqbench::provision::RunningBroker;
@@ -206,24 +209,6 @@ fn run_until_redis_is_up(tmp: &Path, text: &str, extra: &[&str]) -> (std::proces
     (child, servers)
 }
 
-/// Waits for `child` to exit (at most `secs`), returning its exit status and stderr.
-fn wait_for(mut child: std::process::Child, secs: u64) -> (std::process::ExitStatus, String) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("mqbench did not exit within {secs} s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut err = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
-    (status, err)
-}
-
 /// SIGKILL leaves mqbench no chance to clean up: the death signal set on
 /// each broker's process takes it down with mqbench all the same.
 #[cfg(feature = "redis")]
@@ -237,7 +222,7 @@ fn a_sigkilled_mqbench_still_takes_its_redis_server_down() {
     );
     // SAFETY: kill has no memory preconditions.
     unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
-    let (status, _) = wait_for(child, 10);
+    let (status, _) = wait_for_exit(child, 10);
     assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(libc::SIGKILL));
     let deadline = Instant::now() + Duration::from_secs(10);
     while servers.iter().any(|p| alive(*p)) && Instant::now() < deadline {
@@ -259,7 +244,7 @@ fn keep_topics_still_stops_and_removes_a_local_broker() {
         "workload:\n  payload: 100B\n  rate: 1000msgps\n  warmup: 0s\n  duration: 1s\n  drain: 2s\nbrokers:\n  - name: redis\n",
         &["--keep-topics"],
     );
-    let (status, err) = wait_for(child, 60);
+    let (status, err) = wait_for_exit(child, 60);
     assert!(status.success(), "{err}");
     let results = mqbench::results::read_results(&tmp.path().join("r/results.json")).unwrap();
     let p = &results.points[0];
@@ -303,7 +288,7 @@ fn a_local_broker_dying_mid_point_fails_that_point_and_is_restarted_for_the_next
         restarted = redis_servers_under(tmp.path()).into_iter().filter(|p| !first.contains(p)).collect();
         std::thread::sleep(Duration::from_millis(100));
     }
-    let (status, err) = wait_for(child, 90);
+    let (status, err) = wait_for_exit(child, 90);
     assert!(status.success(), "{err}");
     assert_eq!(restarted.len(), 1, "no restarted redis-server seen: {err}");
     let results = mqbench::results::read_results(&tmp.path().join("r/results.json")).unwrap();

@@ -65,3 +65,22 @@ pub fn entry_named(dir: &Path, prefix: &str, suffix: &str) -> Option<PathBuf> {
         (name.starts_with(prefix) && name.ends_with(suffix)).then(|| e.path())
     })
 }
+
+/// Waits for `child` (an mqbench) to exit, at most `secs`, returning its
+/// exit status and stderr; kills it and fails the test past the deadline.
+pub fn wait_for_exit(mut child: std::process::Child, secs: u64) -> (std::process::ExitStatus, String) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("mqbench did not exit within {secs} s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    (status, err)
+}
