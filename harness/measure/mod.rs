@@ -9,7 +9,7 @@ pub mod seqset;
 pub mod series;
 
 pub use accounting::{account, Accounting, ConsumerLedger, Counts, Delivered, ProducerLedger};
-pub use histogram::{LatencyHistogram, LatencySummary};
+pub use histogram::{LatencyHistogram, LatencyRecorder, LatencySummary};
 pub use payload::{BodyPool, Header};
 pub use seqset::SeqSet;
 pub use series::{Series, SeriesPoint};

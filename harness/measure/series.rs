@@ -1,7 +1,7 @@
 //! Per-second series: counts and latency per second of the run, from the
 //! start of warm-up to the end of the drain, so that stalls and warm-up show.
 
-use super::histogram::LatencyHistogram;
+use super::histogram::LatencyRecorder;
 use serde::{Deserialize, Serialize};
 
 /// One second of one task's activity.
@@ -10,24 +10,25 @@ pub struct Bucket {
     pub sent: u64,
     pub acked: u64,
     pub received: u64,
-    pub publish: LatencyHistogram,
-    pub end_to_end: LatencyHistogram,
+    pub publish: LatencyRecorder,
+    pub end_to_end: LatencyRecorder,
 }
 
 /// Per-second latencies keep 2 significant digits (1% resolution, enough
-/// for a p99 over one second): a bucket's histograms then start at 2 KB
-/// instead of 16 KB each, which matters with a thousand producers and
-/// consumers each filling a bucket every second (the point's histograms
-/// keep 3 digits).
-fn coarse() -> LatencyHistogram {
-    let mut h = hdrhistogram::Histogram::new(2).expect("2 significant digits is valid");
-    h.auto(true);
-    LatencyHistogram(h)
-}
-
+/// for a p99 over one second; the point's histograms keep 3), and are held
+/// as lists until a bucket has [`super::histogram::SPILL`] samples: a
+/// thousand producers and consumers at 10 msg/s each fill a bucket every
+/// second, and a histogram apiece (2 to 10 KB, each second) was most of
+/// the harness's memory, 400 MB over a 35 s point.
 impl Default for Bucket {
     fn default() -> Self {
-        Bucket { sent: 0, acked: 0, received: 0, publish: coarse(), end_to_end: coarse() }
+        Bucket {
+            sent: 0,
+            acked: 0,
+            received: 0,
+            publish: LatencyRecorder::with_digits(2),
+            end_to_end: LatencyRecorder::with_digits(2),
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use super::live::Live;
 use crate::adapter::{Consumer, Delivery};
 use crate::measure::payload::DecodeError;
 use crate::measure::payload::Plausible;
-use crate::measure::{BodyPool, ConsumerLedger, Delivered, Header, LatencyHistogram, Series};
+use crate::measure::{BodyPool, ConsumerLedger, Delivered, Header, LatencyHistogram, LatencyRecorder, Series};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -73,6 +73,8 @@ pub async fn run(mut consumer: Box<dyn Consumer>, plan: ConsumerPlan, stop: Canc
     let mut report =
         ConsumerReport { ledger: ConsumerLedger::new(plan.subscription, plan.producers), ..Default::default() };
     let (ws, we) = (plan.clock.unix_us(plan.window_start), plan.clock.unix_us(plan.window_end));
+    // The report's histograms, filled at the end (see `LatencyRecorder`).
+    let (mut end_to_end, mut redelivered) = (LatencyRecorder::default(), LatencyRecorder::default());
     let mut recent = LatencyHistogram::new();
     let mut last_live = Instant::now();
     let mut buf: Vec<Delivery> = Vec::with_capacity(4096);
@@ -118,7 +120,7 @@ pub async fn run(mut consumer: Box<dyn Consumer>, plan: ConsumerPlan, stop: Canc
             let measured = h.due_us >= ws && h.due_us < we;
             if report.ledger.record(h.producer, h.seq, d.partition, measured) == Delivered::Duplicate {
                 if measured {
-                    report.redelivered.record(now_us.saturating_sub(h.due_us));
+                    redelivered.record(now_us.saturating_sub(h.due_us));
                 }
                 continue;
             }
@@ -133,13 +135,13 @@ pub async fn run(mut consumer: Box<dyn Consumer>, plan: ConsumerPlan, stop: Canc
                 if !seen[h.producer as usize].insert(h.seq) {
                     // Another consumer of the subscription had it first.
                     if measured {
-                        report.redelivered.record(latency);
+                        redelivered.record(latency);
                     }
                     continue;
                 }
                 fresh += 1;
                 if measured {
-                    report.end_to_end.record(latency);
+                    end_to_end.record(latency);
                 }
                 bucket.end_to_end.record(latency);
                 // The live display's p99 needs a sample, not every message.
@@ -161,10 +163,12 @@ pub async fn run(mut consumer: Box<dyn Consumer>, plan: ConsumerPlan, stop: Canc
         plan.live.received.fetch_add(fresh, Ordering::Relaxed);
         if now.duration_since(last_live) >= LIVE_EVERY {
             plan.live.recent.lock().unwrap().add(&recent);
-            recent = LatencyHistogram::new();
+            recent.0.reset();
             last_live = now;
         }
     }
     let _ = consumer.close().await;
+    report.end_to_end = end_to_end.finish();
+    report.redelivered = redelivered.finish();
     report
 }

@@ -22,7 +22,7 @@ use super::clock::Clock;
 use super::live::Live;
 use super::pacer::{Pacer, Schedule};
 use crate::adapter::{Ack, AckState, OutMessage, Producer, SendError};
-use crate::measure::{BodyPool, Header, LatencyHistogram, ProducerLedger, Series};
+use crate::measure::{BodyPool, Header, LatencyHistogram, LatencyRecorder, ProducerLedger, Series};
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
 use std::collections::{BTreeMap, VecDeque};
@@ -111,6 +111,11 @@ struct State {
     /// no schedule to fall behind; the schedule delay (zero) is filled in
     /// once at the end instead of per message.
     unpaced: bool,
+    /// The report's publish, service and schedule-delay samples until the
+    /// end (see [`LatencyRecorder`] for why not straight into histograms).
+    publish: LatencyRecorder,
+    service: LatencyRecorder,
+    schedule_delay: LatencyRecorder,
 }
 
 impl State {
@@ -132,8 +137,8 @@ impl State {
                     self.report.acked_total += 1;
                     let publish = at_us.saturating_sub(due_us);
                     if measured {
-                        self.report.publish.record(publish);
-                        self.report.service.record(at_us.saturating_sub(sent_us));
+                        self.publish.record(publish);
+                        self.service.record(at_us.saturating_sub(sent_us));
                     }
                     let b = self.report.series.at(sec);
                     b.acked += 1;
@@ -169,7 +174,7 @@ impl State {
             let m = &self.window[(seq - first) as usize];
             if m.measured {
                 let bound = deadline_us.saturating_sub(m.due_us);
-                self.report.publish.record(bound);
+                self.publish.record(bound);
                 self.report.lower_bounds += 1;
                 self.report.unacknowledged.push((seq, bound));
             }
@@ -199,7 +204,7 @@ impl State {
             self.report.ledger.unsent += 1;
             if due_us < give_up_us {
                 let bound = give_up_us - due_us;
-                self.report.publish.record(bound);
+                self.publish.record(bound);
                 self.report.unsent_lower_bounds.record(bound);
                 self.report.lower_bounds += 1;
             }
@@ -230,6 +235,9 @@ pub async fn run(mut producer: Box<dyn Producer>, plan: ProducerPlan) -> Produce
         window_start_us,
         window_end_us,
         unpaced: schedule.is_none(),
+        publish: LatencyRecorder::default(),
+        service: LatencyRecorder::default(),
+        schedule_delay: LatencyRecorder::default(),
         plan,
     };
     let tenth = st.plan.window_end.saturating_duration_since(st.plan.window_start) / 10;
@@ -324,7 +332,7 @@ pub async fn run(mut producer: Box<dyn Producer>, plan: ProducerPlan) -> Produce
                         }
                         if !st.unpaced {
                             let lag = sent_us.saturating_sub(due_us);
-                            st.report.schedule_delay.record(lag);
+                            st.schedule_delay.record(lag);
                             if due_us < early_end {
                                 st.report.lag_start_us = st.report.lag_start_us.max(lag);
                             } else if due_us >= late_start {
@@ -421,6 +429,9 @@ pub async fn run(mut producer: Box<dyn Producer>, plan: ProducerPlan) -> Produce
         *st.report.errors.entry(format!("flush: {e:#}")).or_default() += 1;
     }
     let _ = producer.close().await;
+    st.report.publish = std::mem::take(&mut st.publish).finish();
+    st.report.service = std::mem::take(&mut st.service).finish();
+    st.report.schedule_delay = std::mem::take(&mut st.schedule_delay).finish();
     if st.unpaced {
         let sent = st.report.ledger.sent();
         if sent > 0 {
