@@ -423,3 +423,76 @@ fn brokers_up_with_a_scenario_starts_its_local_brokers_only() {
     assert!(down.status.success());
     assert!(redis_servers_under(tmp.path()).is_empty());
 }
+
+/// `brokers up --scenario FILE` with a `security:` block starts the broker
+/// with that security: it prints the profile's endpoint and the CA to
+/// trust, a live point reaches it there with the password from the
+/// environment, and neither the output nor the state file holds the
+/// password.
+#[cfg(feature = "redis")]
+#[test]
+fn brokers_up_with_a_secured_scenario_prints_each_profile_and_never_the_password() {
+    let tmp = tempfile::tempdir().unwrap();
+    let password = common::secrets::random_secret("up");
+    let s = write_scenario(
+        tmp.path(),
+        "brokers:\n  - name: cache\n    adapter: redis\n    security: {tls: true, sasl: plain, username: bench, password_env: MQBENCH_UP_PW}\n",
+    );
+    let up = mqbench(tmp.path())
+        .args(["brokers", "up", "--scenario"])
+        .arg(&s)
+        .env("MQBENCH_UP_PW", &password)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&up.stdout).into_owned();
+    assert!(up.status.success(), "{stdout}{}", String::from_utf8_lossy(&up.stderr));
+    let field = |text: &str, key: &str| -> String {
+        let line =
+            text.lines().find_map(|l| l.trim().strip_prefix(key)).unwrap_or_else(|| panic!("no `{key}` in {text}"));
+        line.split_whitespace().next().unwrap().to_string()
+    };
+    let endpoint = field(&stdout, "sasl_ssl-plain: ");
+    let ca = field(&stdout, "CA: ");
+    assert!(endpoint.starts_with("rediss://127.0.0.1:"), "{stdout}");
+    assert!(Path::new(&ca).exists(), "{stdout}");
+    let status = mqbench(tmp.path()).args(["brokers", "status"]).output().unwrap();
+    let status = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert_eq!(field(&status, "sasl_ssl-plain: "), endpoint, "{status}");
+
+    let live = tmp.path().join("live.yaml");
+    std::fs::write(
+        &live,
+        format!(
+            "workload: {{payload: 100B, rate: 200msgps, warmup: 200ms, duration: 1s, drain: 3s}}\n\
+             brokers:\n  - name: cache\n    adapter: redis\n    provision: live\n    endpoint: \"{endpoint}\"\n    \
+             security: {{tls: {{ca_file: \"{ca}\"}}, sasl: plain, username: bench, password_env: MQBENCH_UP_PW}}\n"
+        ),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let run = mqbench(tmp.path())
+        .arg("run")
+        .arg(&live)
+        .arg("--out")
+        .arg(&out)
+        .arg("--no-progress")
+        .env("MQBENCH_UP_PW", &password)
+        .output()
+        .unwrap();
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let p = &results["points"][0];
+    assert_eq!(p["status"], "ok", "{p}\n{}", String::from_utf8_lossy(&run.stderr));
+    assert!(p["counts"]["sent"].as_u64().unwrap() > 0);
+    assert_eq!(p["counts"]["received"], p["counts"]["sent"], "{p}");
+
+    let state = std::fs::read(tmp.path().join("state/brokers.json")).unwrap();
+    for (what, bytes) in
+        [("up", &up.stdout), ("up's errors", &up.stderr), ("status", &status.into_bytes()), ("state", &state)]
+    {
+        assert!(!common::secrets::contains(bytes, &password), "{what} holds the password");
+    }
+    let down = mqbench(tmp.path()).args(["brokers", "down"]).output().unwrap();
+    assert!(down.status.success());
+    assert!(redis_servers_under(tmp.path()).is_empty());
+}

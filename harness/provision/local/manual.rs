@@ -6,10 +6,19 @@
 //! State file: `$MQBENCH_STATE_DIR/brokers.json`, else
 //! `$XDG_RUNTIME_DIR/mqbench/brokers.json`, else
 //! `/tmp/mqbench-<uid>/brokers.json`.
+//!
+//! With `--scenario`, a broker whose points have `security:` is started
+//! with a listener per profile and the users they name, as a run would
+//! start it: the passwords are read from the `password_env` variables now
+//! and go only into the broker's own config files (readable by their owner
+//! alone, in its directory, removed by `down`). `up` and `status` print
+//! each profile's endpoint and the CA file that signed the broker's
+//! certificate; the state file records the same, never a password.
 
 use super::instance::Instance;
 use super::process::{Group, Mode};
-use super::{kind_for, DEFAULT_UP};
+use super::{kind_for, kind_with_security, DEFAULT_UP};
+use crate::scenario::security::Security;
 use crate::scenario::{self, Overrides, Provision};
 use anyhow::{bail, Context};
 use clap::Subcommand;
@@ -53,6 +62,34 @@ pub struct UpBroker {
     pub software: String,
     pub dir: PathBuf,
     pub processes: Vec<UpProcess>,
+    /// The listener of each security profile the broker was started with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secured: Vec<SecuredEndpoint>,
+    /// The CA that signed its certificate (clients name it as `ca_file`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+}
+
+/// One security profile's listener of a broker `up` started.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SecuredEndpoint {
+    /// `sasl_ssl-plain`, as point ids and reports name it.
+    pub profile: String,
+    pub endpoint: String,
+}
+
+impl UpBroker {
+    /// The lines `up` and `status` print below the broker's own.
+    fn security_lines(&self) -> String {
+        let mut out = String::new();
+        for s in &self.secured {
+            out.push_str(&format!("\n  {}: {}", s.profile, s.endpoint));
+        }
+        if let Some(ca) = &self.ca_file {
+            out.push_str(&format!("\n  CA: {} (`tls: {{ca_file: ...}}`)", ca.display()));
+        }
+        out
+    }
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -101,21 +138,43 @@ fn is_running(b: &UpBroker) -> bool {
         .any(|p| std::fs::read_link(format!("/proc/{}/cwd", p.pid)).map(|cwd| cwd.starts_with(&b.dir)).unwrap_or(false))
 }
 
-/// What to start: (name, adapter, options).
-type Target = (String, String, serde_json::Map<String, serde_json::Value>);
+/// What to start: its name, adapter, options, and the security profiles
+/// of its points.
+struct Target {
+    name: String,
+    adapter: String,
+    options: serde_json::Map<String, serde_json::Value>,
+    securities: Vec<Security>,
+}
 
 fn targets(names: &[String], scenario_file: Option<&Path>) -> anyhow::Result<(Vec<Target>, bool)> {
     if let Some(file) = scenario_file {
         let s = scenario::load(file, &Overrides::default(), &crate::adapter::Rules)?;
         let mut out: Vec<Target> = Vec::new();
         for p in s.points.iter().filter(|p| p.broker.provision == Provision::Local) {
-            if !out.iter().any(|(n, _, _)| n == &p.broker.name) && (names.is_empty() || names.contains(&p.broker.name))
-            {
-                out.push((p.broker.name.clone(), p.broker.adapter.clone(), p.params.options.clone()));
+            if !names.is_empty() && !names.contains(&p.broker.name) {
+                continue;
+            }
+            let i = match out.iter().position(|t| t.name == p.broker.name) {
+                Some(i) => i,
+                None => {
+                    out.push(Target {
+                        name: p.broker.name.clone(),
+                        adapter: p.broker.adapter.clone(),
+                        options: p.params.options.clone(),
+                        securities: Vec::new(),
+                    });
+                    out.len() - 1
+                }
+            };
+            if let Some(sec) = &p.params.security {
+                if !out[i].securities.contains(sec) {
+                    out[i].securities.push(sec.clone());
+                }
             }
         }
         for n in names {
-            if !out.iter().any(|(name, _, _)| name == n) {
+            if !out.iter().any(|t| &t.name == n) {
                 bail!("{}: no broker named `{n}` with `provision: local`", file.display());
             }
         }
@@ -123,7 +182,9 @@ fn targets(names: &[String], scenario_file: Option<&Path>) -> anyhow::Result<(Ve
     }
     let explicit = !names.is_empty();
     let list: Vec<String> = if explicit { names.to_vec() } else { DEFAULT_UP.iter().map(|s| s.to_string()).collect() };
-    Ok((list.into_iter().map(|n| (n.clone(), n, serde_json::Map::new())).collect(), explicit))
+    let target =
+        |n: String| Target { name: n.clone(), adapter: n, options: serde_json::Map::new(), securities: Vec::new() };
+    Ok((list.into_iter().map(target).collect(), explicit))
 }
 
 /// Starts the brokers and records them; returns the ones started now.
@@ -134,12 +195,17 @@ pub async fn up(names: &[String], scenario_file: Option<&Path>) -> anyhow::Resul
     let (targets, explicit) = targets(names, scenario_file)?;
     let mut started = Vec::new();
     let mut failures = Vec::new();
-    for (name, adapter, options) in targets {
+    for Target { name, adapter, options, securities } in targets {
         if let Some(b) = state.brokers.iter().find(|b| b.name == name) {
-            println!("{name}: already up at {} ({})", b.endpoint, b.software);
+            println!("{name}: already up at {} ({}){}", b.endpoint, b.software, b.security_lines());
             continue;
         }
-        let kind = match kind_for(&adapter, &options) {
+        let kind = if securities.is_empty() {
+            kind_for(&adapter, &options)
+        } else {
+            kind_with_security(&adapter, &options, &securities)
+        };
+        let kind = match kind {
             Ok(k) => k,
             Err(e) if !explicit => {
                 println!("{name}: skipped ({e:#})");
@@ -153,6 +219,14 @@ pub async fn up(names: &[String], scenario_file: Option<&Path>) -> anyhow::Resul
         match Instance::start(kind.as_ref(), Mode::Detached).await {
             Ok(instance) => {
                 let (endpoint, software) = (instance.endpoint.clone(), instance.software.clone());
+                let mut secured = Vec::new();
+                for sec in &securities {
+                    match kind.secured_endpoint(&instance.ports, sec) {
+                        Ok(endpoint) => secured.push(SecuredEndpoint { profile: sec.label(), endpoint }),
+                        Err(e) => failures.push(format!("{name}: {e:#}")),
+                    }
+                }
+                let ca_file = super::certs::ca_file(instance.dir());
                 let (dir, groups) = instance.detach();
                 let b = UpBroker {
                     name: name.clone(),
@@ -161,8 +235,10 @@ pub async fn up(names: &[String], scenario_file: Option<&Path>) -> anyhow::Resul
                     software,
                     dir,
                     processes: groups.into_iter().map(|(pid, program, log)| UpProcess { pid, program, log }).collect(),
+                    secured,
+                    ca_file,
                 };
-                println!("{name}: {} ({}), files in {}", b.endpoint, b.software, b.dir.display());
+                println!("{name}: {} ({}), files in {}{}", b.endpoint, b.software, b.dir.display(), b.security_lines());
                 state.brokers.push(b.clone());
                 save_state(&path, &state)?;
                 started.push(b);
@@ -231,7 +307,15 @@ pub async fn execute(command: BrokersCommand) -> anyhow::Result<i32> {
             }
             for b in &state.brokers {
                 let status = if is_running(b) { "up" } else { "gone" };
-                println!("{}: {} {} ({}), files in {}", b.name, status, b.endpoint, b.software, b.dir.display());
+                println!(
+                    "{}: {} {} ({}), files in {}{}",
+                    b.name,
+                    status,
+                    b.endpoint,
+                    b.software,
+                    b.dir.display(),
+                    b.security_lines()
+                );
             }
         }
     }
