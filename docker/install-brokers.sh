@@ -48,6 +48,8 @@ command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server redis-tools)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 # The kafka adapter's TLS (SASL_SSL): librdkafka builds against OpenSSL.
 dpkg -s libssl-dev >/dev/null 2>&1 || need_apt+=(libssl-dev)
+# ... and fetches OIDC tokens (OAUTHBEARER) with libcurl.
+dpkg -s libcurl4-openssl-dev >/dev/null 2>&1 || need_apt+=(libcurl4-openssl-dev)
 command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
 command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)

@@ -522,4 +522,11 @@ fn security_blocks_are_swept_checked_and_refuse_literal_passwords() {
     let s = parse(Path::new("sweep.yaml"), "brokers:\n  - name: kafka\n", &o, &Rules).unwrap();
     assert_eq!(s.points.len(), 2);
     assert!(s.points[1].id.ends_with("/security=ssl"));
+    // `--set BROKER.endpoint=...` points one broker elsewhere.
+    let o = Overrides { set: vec!["far.endpoint=proxy.example:19092".into()], ..Default::default() };
+    let file = "brokers:\n  - name: far\n    adapter: kafka\n    provision: live\n    endpoint: a.example:9092\n";
+    let s = parse(Path::new("live.yaml"), file, &o, &Rules).unwrap();
+    assert_eq!(s.points[0].broker.endpoint.as_deref(), Some("proxy.example:19092"));
+    let o = Overrides { set: vec!["near.endpoint=x:1".into()], ..Default::default() };
+    assert!(parse(Path::new("live.yaml"), file, &o, &Rules).unwrap_err().message.contains("no broker named `near`"));
 }

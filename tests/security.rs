@@ -1,12 +1,15 @@
-//! `security:` against Apache Kafka over SASL_SSL: PLAIN and SCRAM-SHA-512
-//! deliver every message; a wrong password, a certificate from another CA
-//! and a certificate for another host each fail their point clearly and
-//! quickly; and no secret reaches anything a run writes or prints.
+//! `security:` against Apache Kafka over SASL_SSL: PLAIN, SCRAM-SHA-512
+//! and OAUTHBEARER (an unsecured token) deliver every message; a wrong
+//! password, a certificate from another CA and a certificate for another
+//! host each fail their point clearly and quickly; no secret reaches
+//! anything a run writes or prints; and through a TCP proxy the client
+//! follows the advertised listeners to every node.
 //!
-//! Two Kafka nodes in all: one started by `mqbench run` (local
-//! provisioning with security, swept plaintext / PLAIN / SCRAM / wrong
-//! password), one started here and reached as a live broker by the TLS
-//! failure cases.
+//! Kafka in three places: one node started by `mqbench run` (local
+//! provisioning with security, swept plaintext / PLAIN / SCRAM /
+//! OAUTHBEARER / wrong password), one started here and reached as a live
+//! broker by the TLS failure cases, and a three-node cluster behind a
+//! proxy started here.
 #![cfg(feature = "kafka")]
 
 mod common;
@@ -18,6 +21,9 @@ use mqbench::provision::local::process::Mode;
 use mqbench::provision::local::{certs, Instance, LocalKind};
 use mqbench::results::{ResultsFile, Status};
 use mqbench::scenario::security::{Sasl, Security};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[test]
@@ -37,6 +43,7 @@ fn sasl_ssl_plain_and_scram_deliver_everything_and_no_secret_is_written_out() {
          \x20     - {}\n\
          \x20     - {tls: true, sasl: plain, username: bench, password_env: MQBENCH_TEST_PW}\n\
          \x20     - {tls: true, sasl: scram-sha-512, username: bench, password_env: MQBENCH_TEST_PW}\n\
+         \x20     - {tls: true, sasl: oauthbearer, username: bench}\n\
          \x20     - {tls: true, sasl: scram-sha-256, username: bench, password_env: MQBENCH_TEST_WRONG_PW}\n"
             .to_string()
             + &format!(
@@ -50,9 +57,13 @@ fn sasl_ssl_plain_and_scram_deliver_everything_and_no_secret_is_written_out() {
     let results: ResultsFile = mqbench::results::read_results(&out.join("results.json")).unwrap();
     common::assert_matches_schema(&out.join("results.json"));
     let ids: Vec<&str> = results.points.iter().map(|p| p.id.as_str()).collect();
-    assert_eq!(results.points.len(), 5, "{ids:?}\n{stderr}");
+    assert_eq!(results.points.len(), 6, "{ids:?}\n{stderr}");
 
-    for (i, profile) in [(0, "plaintext"), (1, "sasl_ssl-plain"), (2, "sasl_ssl-scram-sha-512")] {
+    // OAUTHBEARER with an unsecured token, which the local Kafka's
+    // test-only validator takes.
+    for (i, profile) in
+        [(0, "plaintext"), (1, "sasl_ssl-plain"), (2, "sasl_ssl-scram-sha-512"), (3, "sasl_ssl-oauthbearer")]
+    {
         let p = &results.points[i];
         assert!(p.id.ends_with(&format!("/security={profile}")), "{}", p.id);
         assert_eq!(p.status, Status::Ok, "{}: {:?}", p.id, p.error);
@@ -65,11 +76,11 @@ fn sasl_ssl_plain_and_scram_deliver_everything_and_no_secret_is_written_out() {
     assert_eq!((sec.sasl, sec.password_env.as_deref()), (Some(Sasl::ScramSha512), Some("MQBENCH_TEST_PW")));
 
     // The same user with another password: the broker refuses it.
-    let refused = &results.points[3];
+    let refused = &results.points[4];
     assert_eq!(refused.status, Status::Failed, "{}", refused.id);
     let e = refused.error.as_deref().unwrap();
     assert!(e.to_lowercase().contains("authentication"), "{e}");
-    let leaky = &results.points[4];
+    let leaky = &results.points[5];
     assert_eq!(leaky.status, Status::Failed);
 
     // A literal password, or one in a librdkafka property, is refused
@@ -147,23 +158,54 @@ impl SecuredKafka {
     }
 }
 
-/// Forwards every connection to 127.0.0.2:PORT on to `upstream`: the same
-/// broker under an address its certificate does not name.
-fn forward_from_127_0_0_2(upstream: std::net::SocketAddr) -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.2:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-        while let Ok((mut client, _)) = listener.accept().await {
+/// A TCP proxy: port i of `host` forwards every connection to upstream i,
+/// once upstreams are given (a connection before then waits for them),
+/// and counts the connections each port took.
+struct Proxy {
+    addresses: Vec<String>,
+    upstreams: Arc<tokio::sync::watch::Sender<Vec<SocketAddr>>>,
+    connections: Arc<Vec<AtomicUsize>>,
+}
+
+impl Proxy {
+    /// `n` ports on `host`, listening from now on (inside a tokio runtime).
+    fn bind(host: &str, n: usize) -> Proxy {
+        let (upstreams, _) = tokio::sync::watch::channel(Vec::new());
+        let upstreams = Arc::new(upstreams);
+        let connections: Arc<Vec<AtomicUsize>> = Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect());
+        let mut addresses = Vec::new();
+        for i in 0..n {
+            let listener = std::net::TcpListener::bind((host, 0)).unwrap();
+            listener.set_nonblocking(true).unwrap();
+            addresses.push(format!("{host}:{}", listener.local_addr().unwrap().port()));
+            let (upstreams, connections) = (upstreams.clone(), connections.clone());
             tokio::spawn(async move {
-                if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
-                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                while let Ok((mut client, _)) = listener.accept().await {
+                    connections[i].fetch_add(1, AtomicOrdering::Relaxed);
+                    let mut known = upstreams.subscribe();
+                    tokio::spawn(async move {
+                        let upstream = match known.wait_for(|l| l.len() > i).await {
+                            Ok(list) => list[i],
+                            Err(_) => return,
+                        };
+                        if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                        }
+                    });
                 }
             });
         }
-    });
-    port
+        Proxy { addresses, upstreams, connections }
+    }
+
+    fn forward_to(&self, upstreams: Vec<SocketAddr>) {
+        self.upstreams.send_replace(upstreams);
+    }
+
+    fn connections(&self) -> Vec<usize> {
+        self.connections.iter().map(|c| c.load(AtomicOrdering::Relaxed)).collect()
+    }
 }
 
 /// Runs one live point against `endpoint` with `security` (YAML flow map)
@@ -193,6 +235,7 @@ async fn wrong_password_foreign_ca_and_wrong_host_fail_clearly_within_seconds() 
         sasl: Some(Sasl::Plain),
         username: Some("bench".into()),
         password_env: Some("MQBENCH_TLS_TEST_PW".into()),
+        ..Default::default()
     };
     let kafka = SecuredKafka::start(&user).await;
     let endpoint = kafka.endpoint(&user);
@@ -224,9 +267,9 @@ async fn wrong_password_foreign_ca_and_wrong_host_fail_clearly_within_seconds() 
     assert!(took < Duration::from_secs(10), "{took:?}");
 
     // The same broker at 127.0.0.2, which its certificate does not name.
-    let upstream: std::net::SocketAddr = endpoint.parse().unwrap();
-    let proxy = forward_from_127_0_0_2(upstream);
-    let aliased = format!("127.0.0.2:{proxy}");
+    let proxy = Proxy::bind("127.0.0.2", 1);
+    proxy.forward_to(vec![endpoint.parse().unwrap()]);
+    let aliased = proxy.addresses[0].clone();
     let (p, took) = live_point(&aliased, &plain("MQBENCH_TLS_TEST_PW", &ca), "{}").await;
     let e = p.error.clone().unwrap_or_default();
     eprintln!("wrong host ({took:?}): {e}");
@@ -244,4 +287,68 @@ async fn wrong_password_foreign_ca_and_wrong_host_fail_clearly_within_seconds() 
     .await;
     assert_eq!(p.status, Status::Ok, "{:?}", p.error);
     drop(kafka);
+}
+
+/// The example scenario for a cluster behind SASL_SSL and a TCP proxy
+/// (`scenarios/examples/kafka-sasl-ssl-proxy.yaml`), pointed at a local
+/// three-node cluster whose SASL_SSL listeners advertise a proxy's ports,
+/// one per node: bootstrapped at the proxy's first port only, it delivers
+/// every message, and every proxy port took connections, so the client
+/// followed the advertised listeners to each node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_a_tcp_proxy_the_client_follows_the_advertised_listeners_to_every_node() {
+    let password = random_secret("proxy");
+    // SAFETY: set before any thread of this test reads the environment;
+    // the name is this test's own.
+    unsafe { std::env::set_var("MQBENCH_PROXY_TEST_PW", &password) };
+    let user = Security {
+        tls: mqbench::scenario::security::Tls::On(Default::default()),
+        sasl: Some(Sasl::ScramSha512),
+        username: Some("mqbench".into()),
+        password_env: Some("MQBENCH_PROXY_TEST_PW".into()),
+        ..Default::default()
+    };
+    let proxy = Proxy::bind("127.0.0.1", 3);
+    let kind = ApacheKafkaKind::cluster(3)
+        .unwrap()
+        .with_security(std::slice::from_ref(&user))
+        .unwrap()
+        .advertise_sasl_ssl_at(proxy.addresses.clone())
+        .unwrap();
+    let instance = Instance::start(&kind, Mode::Attached).await.unwrap();
+    let own = kind.secured_endpoint(&instance.ports, &user).unwrap();
+    proxy.forward_to(own.split(',').map(|a| a.parse().unwrap()).collect());
+    let ca = certs::ca_file(instance.dir()).unwrap().display().to_string();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/examples/kafka-sasl-ssl-proxy.yaml");
+    let out = tmp.path().join("out");
+    let mut run = mqbench(tmp.path());
+    run.arg("run").arg(&example).arg("--out").arg(&out).arg("--no-progress");
+    for set in [
+        "rate=2000msgps".to_string(),
+        "warmup=1s".into(),
+        "duration=3s".into(),
+        "drain=10s".into(),
+        format!("kafka.endpoint={}", proxy.addresses[0]),
+        format!(
+            "kafka.security={{tls: {{ca_file: \"{ca}\"}}, sasl: scram-sha-512, username: mqbench, password_env: MQBENCH_PROXY_TEST_PW}}"
+        ),
+    ] {
+        run.arg("--set").arg(set);
+    }
+    let run = tokio::task::spawn_blocking(move || run.output().unwrap()).await.unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    let results: ResultsFile = mqbench::results::read_results(&out.join("results.json")).unwrap();
+    assert_eq!(results.points.len(), 1, "{stderr}");
+    let p = &results.points[0];
+    assert_eq!(p.status, Status::Ok, "{:?}\n{stderr}", p.error);
+    assert_eq!(p.counts.sent, 6000, "{:?}", p.counts);
+    assert_eq!((p.counts.acked, p.counts.received, p.counts.lost), (6000, 6000, 0), "{:?}", p.counts);
+    let connections = proxy.connections();
+    assert!(connections.iter().all(|&c| c > 0), "connections per proxy port (node 1, 2, 3): {connections:?}");
+    for (path, bytes) in files_below(&out) {
+        assert!(!contains(&bytes, &password), "{} holds the password", path.display());
+    }
+    drop(instance);
 }

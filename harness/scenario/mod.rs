@@ -526,6 +526,17 @@ fn apply_sets(ctx: &Ctx, spec: &mut ScenarioFile, sets: &[String]) -> Result<(),
             }
             continue;
         }
+        // `BROKER.endpoint=HOST:PORT`: where a live broker is (so one file
+        // can be pointed at one's own cluster).
+        if let Some((scope, "endpoint")) = key.split_once('.') {
+            let b = spec
+                .brokers
+                .iter_mut()
+                .find(|b| b.name == scope)
+                .ok_or_else(|| ctx.plain(format!("--set {shown}: no broker named `{scope}` in this file")))?;
+            b.endpoint = Some(value.to_string());
+            continue;
+        }
         if is_workload {
             // The command line wins over the file at every level.
             spec.workload = expand::layer(&spec.workload, &w);

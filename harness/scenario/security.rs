@@ -9,6 +9,14 @@
 //!   password_env: MQBENCH_KAFKA_PASSWORD
 //! ```
 //!
+//! OAUTHBEARER (Kafka only) comes in two forms. With `token_endpoint:
+//! https://idp/.../token` (and optionally `scope`) the client fetches
+//! tokens by OIDC client credentials: `username` is the client id and
+//! `password_env` names the variable that holds the client secret. Without
+//! it the client makes an *unsecured* JWT whose subject is `username`
+//! and signs nothing: only a broker with Kafka's unsecured validator (a
+//! test setup, such as the local Kafka mqbench starts) accepts it.
+//!
 //! The secret itself never lives in the file, the points or the results:
 //! a point records only the *name* of the environment variable, and the
 //! password is read from the environment when the point connects
@@ -142,6 +150,8 @@ pub struct SecuritySpec {
     pub username: Option<String>,
     pub password_env: Option<String>,
     pub password: Option<serde_yaml::Value>,
+    pub token_endpoint: Option<String>,
+    pub scope: Option<String>,
 }
 
 /// One point's security profile, as points and results record it: no
@@ -156,6 +166,13 @@ pub struct Security {
     pub username: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_env: Option<String>,
+    /// OAUTHBEARER by OIDC client credentials: the identity provider's
+    /// token endpoint (without it, an unsecured test token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint: Option<String>,
+    /// OAUTHBEARER: the scope asked of the token endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 fn is_off(t: &Tls) -> bool {
@@ -187,6 +204,35 @@ impl Security {
                     ));
                 }
             }
+            Some(Sasl::Oauthbearer) => {
+                if spec.username.as_deref().unwrap_or("").is_empty() {
+                    return Err((
+                        "sasl",
+                        "`sasl: oauthbearer` needs a `username`: the OIDC client id with `token_endpoint`, the unsecured token's subject without it".into(),
+                    ));
+                }
+                match (&spec.token_endpoint, &spec.password_env) {
+                    (Some(url), _) if !(url.starts_with("https://") || url.starts_with("http://")) => {
+                        return Err((
+                            "token_endpoint",
+                            format!("`token_endpoint` is the identity provider's token URL (https://...), not `{url}`"),
+                        ));
+                    }
+                    (Some(_), None) => {
+                        return Err((
+                            "sasl",
+                            "`sasl: oauthbearer` with `token_endpoint` needs `password_env`: the variable that holds the OIDC client secret".into(),
+                        ));
+                    }
+                    (None, Some(_)) => {
+                        return Err((
+                            "password_env",
+                            "`sasl: oauthbearer` without `token_endpoint` makes an unsecured test token, which takes no secret: set `token_endpoint` for OIDC client credentials, or leave `password_env` out".into(),
+                        ));
+                    }
+                    _ => {}
+                }
+            }
             Some(Sasl::External) if spec.tls.files().is_none_or(|f| f.cert_file.is_none()) => {
                 return Err((
                     "sasl",
@@ -209,6 +255,12 @@ impl Security {
                 "`password_env` without `sasl`: name a mechanism (`sasl: plain`, `scram-sha-512`, ...)".into(),
             ));
         }
+        if (spec.token_endpoint.is_some() || spec.scope.is_some()) && spec.sasl != Some(Sasl::Oauthbearer) {
+            return Err((
+                if spec.token_endpoint.is_some() { "token_endpoint" } else { "scope" },
+                "`token_endpoint` and `scope` belong to `sasl: oauthbearer`".into(),
+            ));
+        }
         if let Some(v) = &spec.password_env {
             if !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || v.is_empty() {
                 return Err((
@@ -222,7 +274,14 @@ impl Security {
             sasl: spec.sasl,
             username: spec.username.clone(),
             password_env: spec.password_env.clone(),
+            token_endpoint: spec.token_endpoint.clone(),
+            scope: spec.scope.clone(),
         })
+    }
+
+    /// OAUTHBEARER with an unsecured test token (no `token_endpoint`).
+    pub fn unsecured_token(&self) -> bool {
+        self.sasl == Some(Sasl::Oauthbearer) && self.token_endpoint.is_none()
     }
 
     /// The Kafka-style protocol name: `plaintext`, `ssl`, `sasl_plaintext`
@@ -299,6 +358,17 @@ mod tests {
         assert!(Security::from_spec(&spec("sasl: plain\npassword_env: P\n")).unwrap_err().1.contains("username"));
         assert!(Security::from_spec(&spec("tls: {cert_file: c.pem}\n")).unwrap_err().1.contains("key_file"));
         assert!(Security::from_spec(&spec("sasl: external\n")).unwrap_err().1.contains("cert_file"));
+        let e = Security::from_spec(&spec("sasl: oauthbearer\nusername: u\ntoken_endpoint: https://idp/token\n"));
+        assert!(e.unwrap_err().1.contains("client secret"));
+        let e = Security::from_spec(&spec("sasl: oauthbearer\nusername: u\npassword_env: P\n"));
+        assert!(e.unwrap_err().1.contains("unsecured"));
+        let e =
+            Security::from_spec(&spec("sasl: oauthbearer\nusername: u\ntoken_endpoint: idp/token\npassword_env: P\n"));
+        assert_eq!(e.unwrap_err().0, "token_endpoint");
+        let e = Security::from_spec(&spec("sasl: plain\nusername: u\npassword_env: P\nscope: kafka\n"));
+        assert_eq!(e.unwrap_err().0, "scope");
+        let s = Security::from_spec(&spec("tls: true\nsasl: oauthbearer\nusername: bench\n")).unwrap();
+        assert!(s.unsecured_token() && s.label() == "sasl_ssl-oauthbearer");
         assert!(serde_yaml::from_str::<SecuritySpec>("tls: maybe\n").is_err());
         assert!(serde_yaml::from_str::<SecuritySpec>("sasl: kerberos\n").is_err());
     }

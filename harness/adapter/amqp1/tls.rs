@@ -151,6 +151,7 @@ mod tests {
             sasl: Some(Sasl::Plain),
             username: Some("bench".into()),
             password_env: Some("P".into()),
+            ..Default::default()
         };
         let ep = Endpoint::parse("amqps://mqbench:mqbench@127.0.0.1:5671", |_| None).unwrap();
         let ep = apply(ep, &s, Some("pw-1234")).unwrap();

@@ -82,6 +82,7 @@ mod tests {
             sasl: Some(Sasl::Plain),
             username: Some("bench".into()),
             password_env: Some("P".into()),
+            ..Default::default()
         };
         let e =
             apply(Endpoint::parse("amqp://127.0.0.1:5671/%2f", "NO_SUCH_VAR").unwrap(), &s, Some("pw-1234")).unwrap();

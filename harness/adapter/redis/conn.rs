@@ -387,6 +387,7 @@ mod tests {
             sasl: Some(Sasl::Plain),
             username: Some("bench".into()),
             password_env: Some("P".into()),
+            ..Default::default()
         };
         let t = client("redis://127.0.0.1:6380", None, Some(&s), Some("pw-1234")).unwrap();
         let info = t.client.get_connection_info();

@@ -62,13 +62,17 @@ pub struct ApacheKafkaKind {
 
 /// What a secured local cluster serves besides its PLAINTEXT listener:
 /// SASL_SSL, SSL and SASL_PLAINTEXT listeners on every node (certificates
-/// from [`super::certs`]), PLAIN and SCRAM-SHA-256/512 enabled on both
-/// SASL listeners, and these users: PLAIN ones in each listener's JAAS
+/// from [`super::certs`]), PLAIN, SCRAM-SHA-256/512 and OAUTHBEARER (with
+/// Kafka's unsecured-token validator: any subject is let in, as a test
+/// setup) enabled on both SASL listeners, and these users: PLAIN ones in each listener's JAAS
 /// config, SCRAM ones added to the metadata when the storage is formatted.
 pub struct LocalSecurity {
     /// (user, password): each user of the points' `security:` blocks, with
     /// the password of the first point that names it.
     users: Vec<(String, String)>,
+    /// `host:port` that node i's SASL_SSL listener advertises instead of
+    /// its own address: a TCP proxy in front of the cluster.
+    advertised: Option<Vec<String>>,
 }
 
 /// Listeners per node beyond PLAINTEXT and CONTROLLER when secured.
@@ -105,8 +109,29 @@ impl ApacheKafkaKind {
         if securities.is_empty() {
             return Ok(self);
         }
+        if securities.iter().any(|s| s.token_endpoint.is_some()) {
+            bail!("a local Kafka validates unsecured OAUTHBEARER tokens only (it knows no identity provider): leave `token_endpoint` out, or point the scenario at a cluster that trusts the provider (`provision: live`)");
+        }
         let users = super::users_of(securities, "Kafka", &['"', '\\', ',', ']', '='])?;
-        self.security = Some(LocalSecurity { users });
+        self.security = Some(LocalSecurity { users, advertised: None });
+        Ok(self)
+    }
+
+    /// Each node's SASL_SSL listener advertised at `addresses[i]`
+    /// (`host:port`, one per node) rather than at its own port: the setup
+    /// of a cluster reached through a TCP proxy with a port per broker,
+    /// where clients bootstrap at the proxy and must follow the advertised
+    /// addresses to every node. The certificate names `localhost` and
+    /// 127.0.0.1, so the proxy listens there too. Needs
+    /// [`ApacheKafkaKind::with_security`] first.
+    pub fn advertise_sasl_ssl_at(mut self, addresses: Vec<String>) -> anyhow::Result<ApacheKafkaKind> {
+        if addresses.len() != self.nodes as usize {
+            bail!("{} advertised addresses for {} nodes", addresses.len(), self.nodes);
+        }
+        match &mut self.security {
+            Some(sec) => sec.advertised = Some(addresses),
+            None => bail!("advertised SASL_SSL addresses need a secured cluster (`with_security`)"),
+        }
         Ok(self)
     }
 
@@ -232,10 +257,21 @@ fn secured_properties(
     let extra: Vec<String> = (0..SECURED_LISTENERS.len())
         .map(|k| format!("{}://127.0.0.1:{}", SECURED_LISTENERS[k], secured_port(ports, i, n, k)))
         .collect();
+    let advertised: Vec<String> = match &sec.advertised {
+        None => extra.clone(),
+        Some(at) => (0..SECURED_LISTENERS.len())
+            .map(|k| match SECURED_LISTENERS[k] {
+                "SASL_SSL" => format!("SASL_SSL://{}", at[i]),
+                _ => extra[k].clone(),
+            })
+            .collect(),
+    };
     let mut out = String::new();
     for line in base.lines() {
-        if line.starts_with("listeners=") || line.starts_with("advertised.listeners=") {
+        if line.starts_with("listeners=") {
             out.push_str(&format!("{line},{}\n", extra.join(",")));
+        } else if line.starts_with("advertised.listeners=") {
+            out.push_str(&format!("{line},{}\n", advertised.join(",")));
         } else if line.starts_with("listener.security.protocol.map=") {
             out.push_str(&format!("{line},SASL_SSL:SASL_SSL,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT\n"));
         } else {
@@ -247,7 +283,7 @@ fn secured_properties(
     out.push_str(&format!("ssl.keystore.certificate.chain={}\n", inline_pem(&cert)));
     out.push_str(&format!("ssl.keystore.key={}\n", inline_pem(&key)));
     out.push_str("ssl.client.auth=none\n");
-    out.push_str("sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512\n");
+    out.push_str("sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER\n");
     let plain_users: String = sec.users.iter().map(|(u, p)| format!(" user_{u}=\"{p}\"")).collect();
     for listener in ["sasl_ssl", "sasl_plaintext"] {
         out.push_str(&format!(
@@ -258,6 +294,13 @@ fn secured_properties(
                 "listener.name.{listener}.{m}.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;\n"
             ));
         }
+        // Kafka's default OAUTHBEARER validator takes unsecured (unsigned)
+        // tokens: a test setup, never a production one. The subject claim
+        // is the broker's own login, which nothing uses (inter-broker
+        // traffic is PLAINTEXT).
+        out.push_str(&format!(
+            "listener.name.{listener}.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub=\"mqbench\";\n"
+        ));
     }
     Ok(out)
 }
