@@ -352,3 +352,42 @@ async fn through_a_tcp_proxy_the_client_follows_the_advertised_listeners_to_ever
     }
     drop(instance);
 }
+
+/// OAUTHBEARER by OIDC client credentials, with no identity provider to
+/// answer: librdkafka takes the settings (it is built with libcurl), the
+/// point fails on the unreachable token endpoint or broker rather than on
+/// its configuration, and the results record the token endpoint and the
+/// variable's name, never the client secret, in a file the schema takes.
+#[test]
+fn an_oidc_profile_is_taken_by_librdkafka_and_recorded_without_its_secret() {
+    let tmp = tempfile::tempdir().unwrap();
+    let secret = random_secret("oidc");
+    let scenario = tmp.path().join("oidc.yaml");
+    std::fs::write(
+        &scenario,
+        "workload:\n  payload: 1KB\n  rate: 100msgps\n  warmup: 0s\n  duration: 1s\n  drain: 2s\n\
+         brokers:\n  - name: kafka\n    provision: live\n    endpoint: 127.0.0.1:1\n    security:\n\
+         \x20     tls: true\n      sasl: oauthbearer\n      username: mqbench-client\n\
+         \x20     password_env: MQBENCH_OIDC_TEST_SECRET\n      token_endpoint: http://127.0.0.1:1/token\n      scope: kafka\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let run = run_logged(tmp.path(), &scenario, &out, &[("MQBENCH_OIDC_TEST_SECRET", &secret)]);
+    let results: ResultsFile = mqbench::results::read_results(&out.join("results.json")).unwrap();
+    common::assert_matches_schema(&out.join("results.json"));
+    let p = &results.points[0];
+    assert_eq!(p.status, Status::Failed);
+    let e = p.error.as_deref().unwrap_or_default();
+    for refusal in ["No such configuration property", "Invalid value", "not supported", "requires"] {
+        assert!(!e.contains(refusal), "librdkafka refused the OIDC settings: {e}");
+    }
+    let sec = p.params.security.as_ref().unwrap();
+    assert_eq!(sec.token_endpoint.as_deref(), Some("http://127.0.0.1:1/token"));
+    assert_eq!(sec.password_env.as_deref(), Some("MQBENCH_OIDC_TEST_SECRET"));
+    let mut searched = files_below(&out);
+    searched.push(("stdout".into(), run.stdout.clone()));
+    searched.push(("stderr".into(), run.stderr.clone()));
+    for (path, bytes) in &searched {
+        assert!(!contains(bytes, &secret), "{} holds the client secret", path.display());
+    }
+}
