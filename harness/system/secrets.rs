@@ -166,7 +166,14 @@ fn redact_pairs(line: &str) -> String {
                 };
                 if end > v {
                     let value = line[v..end].trim_matches(|q| q == '"' || q == '\'');
-                    register(value);
+                    // Masked here always; masked everywhere after only when
+                    // it is not a plain word: prose such as librdkafka's
+                    // `OAUTHBEARER token: Failed to ...` would otherwise
+                    // make every later `Failed` a secret. (Passwords from
+                    // the environment and URLs are registered apart.)
+                    if value.chars().any(|c| !c.is_ascii_alphabetic()) {
+                        register(value);
+                    }
                     out.push_str(&line[start..v]);
                     out.push_str(MASK);
                     start = end;
@@ -200,6 +207,15 @@ mod tests {
         assert_eq!(redact("--set kafka.properties.sasl.password=abcd1"), "--set kafka.properties.sasl.password=***");
         assert_eq!(redact("password_env: MQBENCH_PW\n"), "password_env: MQBENCH_PW\n");
         assert_eq!(redact("rate: 10MBps\n"), "rate: 10MBps\n");
+    }
+
+    #[test]
+    fn a_plain_word_after_a_secret_key_in_prose_is_masked_there_only() {
+        let msg = "Failed to acquire SASL OAUTHBEARER token: Failed to retrieve OIDC token";
+        assert_eq!(redact(msg), "Failed to acquire SASL OAUTHBEARER token: *** to retrieve OIDC token");
+        assert_eq!(scrub("Failed to connect"), "Failed to connect");
+        let _ = redact("sasl.password: Xw7plain9");
+        assert_eq!(scrub("said Xw7plain9"), "said ***");
     }
 
     #[test]
